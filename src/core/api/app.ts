@@ -1,0 +1,89 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import rateLimit from '@fastify/rate-limit';
+import type { HubConfig } from '../config/config.schema.js';
+import { HubError } from '../errors.js';
+import { createAuthHook, type KeyRing } from './auth.js';
+import { sendProblem, toProblem } from './problem.js';
+import { ProblemSchema } from './schemas.js';
+import { recordsRoutes } from './routes/records.routes.js';
+import { profilesRoutes } from './routes/profiles.routes.js';
+import { queuesRoutes } from './routes/queues.routes.js';
+import { healthRoutes, type ReadinessCheck } from './routes/health.routes.js';
+import { queueBoard, BOARD_PATH } from './queue-board.js';
+import { formRoutes } from '../../connectors/forms/form.routes.js';
+import type { IngestQueue } from '../pipeline/ingest.queue.js';
+import type { ProfileStore } from '../store/profile.store.js';
+
+export type AppDeps = {
+  config: HubConfig;
+  keys: KeyRing;
+  store: ProfileStore;
+  ingest: IngestQueue;
+  queues: readonly Queue[];
+  checks: readonly ReadinessCheck[];
+  log: Logger;
+  /** Shares rate-limit counters between API processes. */
+  redis: Redis;
+  prefix: string;
+};
+
+/** The HTTP API as a Fastify instance, without listening: tests use `inject()`. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: deps.log.child({ component: 'api' }) as FastifyBaseLogger,
+    trustProxy: false,
+    ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: 'array' } },
+  });
+
+  app.addSchema(ProblemSchema);
+  app.setErrorHandler((err, request, reply) => sendProblem(reply, toProblem(err, request)));
+  app.setNotFoundHandler((request, reply) => sendProblem(reply, toProblem(new HubError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`), request)));
+
+  // Every route's access shows in the OpenAPI document; keyed routes name their scope.
+  app.addHook('onRoute', (route) => {
+    const access = route.config?.access;
+    if (!route.schema || !access || access === 'public') return;
+    route.schema = { ...route.schema, security: [{ bearerAuth: [] }], description: `${route.schema.description ?? ''}\n\nScope: \`${access}\`.`.trim() };
+  });
+  app.addHook('onRequest', createAuthHook(deps.keys));
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'crm-hub', version: '1', description: 'One profile per customer from mail, telephony, ERP and web forms.' },
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } },
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json['$id'] === 'string' ? json['$id'] : `def-${i}`) },
+    transform: ({ schema, url }) => (url.startsWith(BOARD_PATH) ? { schema: { ...schema, hide: true }, url } : { schema, url }),
+  });
+  app.addHook('onRoute', (route) => {
+    // The docs UI is public, like any API reference page.
+    if (route.url.startsWith('/docs')) route.config = { ...route.config, access: 'public' };
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  await app.register(rateLimit, {
+    global: false,
+    redis: deps.redis,
+    nameSpace: `${deps.prefix}:rate-limit:`,
+    skipOnError: true,
+    errorResponseBuilder: (_request, context) => new HubError('RATE_LIMITED', `rate limit of ${context.max} requests per ${context.after} reached; try again later`),
+  });
+
+  await app.register(healthRoutes, { checks: deps.checks });
+  await app.register(recordsRoutes, { ingest: deps.ingest, store: deps.store });
+  await app.register(profilesRoutes, { store: deps.store, defaultCountry: deps.config.identity.defaultCountry });
+  await app.register(queuesRoutes, { queues: deps.queues });
+  await app.register(formRoutes, {
+    forms: deps.config.forms,
+    ingest: deps.ingest,
+    rateLimit: { max: deps.config.rateLimit.publicMax, timeWindow: deps.config.rateLimit.windowMs },
+  });
+  await app.register(queueBoard, { queues: deps.queues, keys: deps.keys });
+  return app;
+}

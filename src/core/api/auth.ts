@@ -1,0 +1,74 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ALL_SCOPES, type Scope } from '../config/config.schema.js';
+import { HubError } from '../errors.js';
+
+export type ApiKey = { name: string; scopes: readonly Scope[] };
+type StoredKey = ApiKey & { hash: Buffer };
+
+export type RouteAccess = Scope | 'public';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The scope a key needs for this route; 'public' routes check their own secret. */
+    access?: RouteAccess;
+  }
+  interface FastifyRequest {
+    apiKey?: ApiKey;
+  }
+}
+
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+export type KeyRing = { verify(token: string): ApiKey | null; readonly size: number };
+
+/** Keys from the config (SHA-256 hashes) plus the bootstrap HUB_API_KEY, which has every scope. */
+export function createKeyRing(configured: readonly { name: string; sha256: string; scopes: readonly Scope[] }[], bootstrapKey?: string): KeyRing {
+  const keys: StoredKey[] = configured.map((k) => ({ name: k.name, scopes: k.scopes, hash: Buffer.from(k.sha256, 'hex') }));
+  if (bootstrapKey) keys.push({ name: 'HUB_API_KEY', scopes: ALL_SCOPES, hash: Buffer.from(sha256Hex(bootstrapKey), 'hex') });
+  return {
+    size: keys.length,
+    verify(token) {
+      const presented = createHash('sha256').update(token).digest();
+      let found: StoredKey | null = null;
+      // Compare against every key in constant time, so timing tells nothing about which matched.
+      for (const key of keys) if (timingSafeEqual(presented, key.hash) && !found) found = key;
+      return found ? { name: found.name, scopes: found.scopes } : null;
+    },
+  };
+}
+
+/** The key in `Authorization: Bearer …`, or the password of HTTP Basic auth (for browsers). */
+export function presentedKey(request: FastifyRequest, allowBasic: boolean): string | null {
+  const header = request.headers.authorization;
+  if (!header) return null;
+  const [scheme, value] = header.split(' ', 2);
+  if (!value) return null;
+  if (scheme?.toLowerCase() === 'bearer') return value.trim();
+  if (allowBasic && scheme?.toLowerCase() === 'basic') {
+    const decoded = Buffer.from(value, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    return colon >= 0 ? decoded.slice(colon + 1) : null;
+  }
+  return null;
+}
+
+export function authorize(keys: KeyRing, request: FastifyRequest, needed: Scope, allowBasic = false): ApiKey {
+  const token = presentedKey(request, allowBasic);
+  if (!token) throw new HubError('UNAUTHORIZED', 'send an API key as "Authorization: Bearer <key>"');
+  const key = keys.verify(token);
+  if (!key) throw new HubError('UNAUTHORIZED', 'the API key is not valid');
+  if (!key.scopes.includes(needed)) throw new HubError('FORBIDDEN', `this key lacks the "${needed}" scope`);
+  return key;
+}
+
+/** onRequest hook: every route declares its access; a route that forgot is refused (fail closed). */
+export function createAuthHook(keys: KeyRing) {
+  return async function checkAccess(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
+    const access = request.routeOptions.config.access;
+    if (access === 'public') return;
+    request.apiKey = authorize(keys, request, access ?? 'admin');
+  };
+}

@@ -1,0 +1,128 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { HubError } from '../../errors.js';
+import { normalizeLookup, type IdentifierType } from '../../identity/normalize.js';
+import type { ProfileStore } from '../../store/profile.store.js';
+import { authErrors, Cursor, Limit, notFound } from '../schemas.js';
+
+export type ProfilesRouteDeps = { store: ProfileStore; defaultCountry: string };
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const TraitSource = Type.Object({ source: Type.String(), sourceId: Type.String(), observedAt: Type.String() });
+const Traits = Type.Record(Type.String(), Type.Unknown());
+const ProfileSummary = Type.Object({ id: Type.String(), createdAt: Type.String(), updatedAt: Type.String(), traits: Traits });
+const Profile = Type.Object({
+  id: Type.String(),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+  traits: Traits,
+  traitSources: Type.Record(Type.String(), TraitSource),
+  identifiers: Type.Array(Type.Object({ type: Type.String(), value: Type.String(), sources: Type.Array(Type.String()) })),
+  records: Type.Array(Type.Object({ source: Type.String(), sourceId: Type.String(), kind: Type.String(), lastSeenAt: Type.String() })),
+  stats: Type.Object({
+    records: Type.Integer(),
+    interactions: Type.Integer(),
+    firstSeenAt: Type.Union([Type.String(), Type.Null()]),
+    lastInteractionAt: Type.Union([Type.String(), Type.Null()]),
+    totalAmount: Type.Number(),
+  }),
+});
+const Redirect = Type.Object({ mergedInto: Type.String() }, { description: 'the profile was merged into another; Location names it' });
+const TimelineItem = Type.Object(
+  { source: Type.String(), sourceId: Type.String(), occurredAt: Type.String(), receivedAt: Type.String(), channel: Type.String() },
+  { additionalProperties: true },
+);
+const IdParams = Type.Object({ id: Type.String({ maxLength: 100 }) });
+
+export async function profilesRoutes(fastify: FastifyInstance, deps: ProfilesRouteDeps) {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+
+  /** The live id for a requested one; answers 308 to the survivor when it was merged away. */
+  async function liveId(id: string, reply: FastifyReply, suffix: string): Promise<string | null> {
+    const found = UUID.test(id) ? await deps.store.resolveProfileId(id) : null;
+    if (!found) throw new HubError('NOT_FOUND', `no profile ${id}`);
+    if (!found.redirected) return found.id;
+    await reply.code(308).header('location', `/v1/profiles/${found.id}${suffix}`).send({ mergedInto: found.id });
+    return null;
+  }
+
+  app.get(
+    '/v1/profiles',
+    {
+      config: { access: 'read' },
+      schema: {
+        tags: ['profiles'],
+        summary: 'Find profiles by an identifier (normalized like ingested values), by name or company, or list them',
+        querystring: Type.Object(
+          {
+            email: Type.Optional(Type.String({ maxLength: 1000 })),
+            phone: Type.Optional(Type.String({ maxLength: 1000 })),
+            externalId: Type.Optional(Type.String({ maxLength: 1000, description: 'source:id' })),
+            q: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'part of a name or company' })),
+            updatedSince: Type.Optional(Type.String({ format: 'date-time' })),
+            limit: Limit,
+            cursor: Type.Optional(Cursor),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ data: Type.Array(ProfileSummary), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...authErrors },
+      },
+    },
+    async (request) => {
+      const { email, phone, externalId, q, updatedSince, limit, cursor } = request.query;
+      const given = (['email', 'phone', 'externalId'] as const).filter((k) => request.query[k] !== undefined);
+      if (given.length > 1) throw new HubError('VALIDATION', 'look up by one identifier at a time', { errors: given.map((k) => ({ path: `/querystring/${k}`, message: 'only one of email, phone, externalId' })) });
+      let identifier: { type: IdentifierType; value: string } | undefined;
+      const raw = email ?? phone ?? externalId;
+      if (raw !== undefined) {
+        const type: IdentifierType = email !== undefined ? 'email' : phone !== undefined ? 'phone' : 'externalId';
+        const value = normalizeLookup(type, raw, deps.defaultCountry);
+        if (!value) throw new HubError('VALIDATION', `"${raw}" is not a valid ${type}`, { errors: [{ path: `/querystring/${given[0]}`, message: `not a valid ${type}` }] });
+        identifier = { type, value };
+      }
+      return deps.store.findProfiles({ identifier, q, updatedSince, limit, cursor });
+    },
+  );
+
+  app.get(
+    '/v1/profiles/:id',
+    {
+      config: { access: 'read' },
+      schema: {
+        tags: ['profiles'],
+        summary: 'One profile: traits and where each came from, identifiers, records, stats',
+        params: IdParams,
+        response: { 200: Profile, 308: Redirect, ...authErrors, ...notFound },
+      },
+    },
+    async (request, reply) => {
+      const id = await liveId(request.params.id, reply, '');
+      if (!id) return reply;
+      const profile = await deps.store.getProfile(id);
+      if (!profile) throw new HubError('NOT_FOUND', `no profile ${id}`);
+      return profile;
+    },
+  );
+
+  app.get(
+    '/v1/profiles/:id/timeline',
+    {
+      config: { access: 'read' },
+      schema: {
+        tags: ['profiles'],
+        summary: "The profile's interactions, newest first",
+        params: IdParams,
+        querystring: Type.Object({ channel: Type.Optional(Type.String({ maxLength: 50 })), limit: Limit, cursor: Type.Optional(Cursor) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ data: Type.Array(TimelineItem), nextCursor: Type.Union([Type.String(), Type.Null()]) }), 308: Redirect, ...authErrors, ...notFound },
+      },
+    },
+    async (request, reply) => {
+      const id = await liveId(request.params.id, reply, '/timeline');
+      if (!id) return reply;
+      const { channel, limit, cursor } = request.query;
+      return deps.store.timeline(id, { channel, limit, cursor });
+    },
+  );
+}

@@ -1,0 +1,96 @@
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { MAX_BATCH, RecordBatchSchema, RecordSchema, SOURCE_PATTERN, type HubRecord, type ReceivedRecord } from '../../record.schema.js';
+import { HubError } from '../../errors.js';
+import { fieldErrors } from '../problem.js';
+import { authErrors, notFound } from '../schemas.js';
+import type { IngestQueue } from '../../pipeline/ingest.queue.js';
+import type { ProfileStore } from '../../store/profile.store.js';
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+const ajv = new Ajv({ allErrors: true, strict: false });
+addFormats(ajv);
+const validateOne = ajv.compile<HubRecord>(RecordSchema);
+const validateBatch = ajv.compile<{ records: HubRecord[] }>(RecordBatchSchema);
+
+/**
+ * Validates one record or a batch as a whole; a batch with any bad record fails with every
+ * bad index and JSON path listed, so the client can fix them all at once.
+ */
+export function validateRecordsBody(body: unknown): { value: HubRecord[] } | { error: HubError } {
+  const isBatch = typeof body === 'object' && body !== null && !Array.isArray(body) && 'records' in body;
+  const ok = isBatch ? validateBatch(body) : validateOne(body);
+  if (ok) return { value: isBatch ? (body as { records: HubRecord[] }).records : [body as HubRecord] };
+  const errors = fieldErrors((isBatch ? validateBatch.errors : validateOne.errors) ?? []);
+  const badIndexes = [...new Set(errors.map((e) => /^\/records\/(\d+)/.exec(e.path)?.[1]).filter((i): i is string => i !== undefined))];
+  const what = isBatch && badIndexes.length > 0 ? `records ${badIndexes.join(', ')} are invalid` : 'the record is invalid';
+  return { error: new HubError('VALIDATION', `${what}; nothing was accepted: ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}`, { errors }) };
+}
+
+export type RecordsRouteDeps = { ingest: IngestQueue; store: ProfileStore };
+
+const RecordStatus = Type.Object({
+  source: Type.String(),
+  sourceId: Type.String(),
+  kind: Type.String(),
+  status: Type.Union([Type.Literal('queued'), Type.Literal('processed'), Type.Literal('failed')]),
+  profileId: Type.Optional(Type.String()),
+  error: Type.Optional(Type.String()),
+  receivedAt: Type.String(),
+  processedAt: Type.Optional(Type.String()),
+});
+
+export async function recordsRoutes(fastify: FastifyInstance, deps: RecordsRouteDeps) {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+
+  app.post(
+    '/v1/records',
+    {
+      config: { access: 'ingest' },
+      bodyLimit: 16 * 1024 * 1024,
+      schema: {
+        tags: ['records'],
+        summary: `Ingest one record or a batch of up to ${MAX_BATCH}`,
+        description: 'Validated as a whole: if any record is invalid, nothing is accepted. 202 means the records are durable.',
+        body: Type.Union([RecordSchema, RecordBatchSchema]),
+        response: { 202: Type.Object({ accepted: Type.Integer() }), 413: Type.Ref('Problem'), 415: Type.Ref('Problem'), ...authErrors },
+      },
+      validatorCompiler: () => (body: unknown) => validateRecordsBody(body),
+    },
+    async (request, reply) => {
+      // The route's validator has already turned the body into a list of valid records.
+      const records = request.body as unknown as HubRecord[];
+      const receivedAt = new Date().toISOString();
+      const stamped: ReceivedRecord[] = records.map((r) => ({ ...r, receivedAt }));
+      await deps.ingest.enqueue(stamped);
+      return reply.code(202).send({ accepted: stamped.length });
+    },
+  );
+
+  app.get(
+    '/v1/records/:source/:sourceId',
+    {
+      config: { access: 'read' },
+      schema: {
+        tags: ['records'],
+        summary: 'Where a record is: queued, processed (with its profile) or failed (with the error)',
+        params: Type.Object({ source: Type.String({ pattern: SOURCE_PATTERN, maxLength: 100 }), sourceId: Type.String({ minLength: 1, maxLength: 500 }) }),
+        response: { 200: RecordStatus, ...authErrors, ...notFound },
+      },
+    },
+    async (request) => {
+      const { source, sourceId } = request.params;
+      const queued = await deps.ingest.state(source, sourceId);
+      if (queued) {
+        const base = { source, sourceId, kind: queued.record.kind, receivedAt: queued.record.receivedAt };
+        return queued.status === 'failed' ? { ...base, status: 'failed' as const, error: queued.error } : { ...base, status: 'queued' as const };
+      }
+      const stored = await deps.store.getRecord(source, sourceId);
+      if (!stored) throw new HubError('NOT_FOUND', `no record ${source}/${sourceId} was received`);
+      return { ...stored, status: 'processed' as const };
+    },
+  );
+}

@@ -1,0 +1,71 @@
+import { Type, type Static } from 'typebox';
+
+export const Scope = Type.Union([Type.Literal('ingest'), Type.Literal('read'), Type.Literal('write'), Type.Literal('admin')]);
+export type Scope = Static<typeof Scope>;
+export const ALL_SCOPES: readonly Scope[] = ['ingest', 'read', 'write', 'admin'];
+
+const SourceName = Type.String({ pattern: '^[a-z0-9][a-z0-9._:-]*$', maxLength: 100 });
+
+export const ApiKeyConfig = Type.Object(
+  {
+    name: Type.String({ minLength: 1, description: 'Shown in logs and the audit trail' }),
+    sha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'hex SHA-256 of the key; the key itself is never stored' }),
+    scopes: Type.Array(Scope, { minItems: 1, uniqueItems: true }),
+  },
+  { additionalProperties: false },
+);
+
+/** Where a form field goes: an identifier, an interaction field, or (any other name) a trait. */
+export const FormFieldTarget = Type.String({ minLength: 1, description: 'email | phone | externalId | subject | body | any trait name' });
+
+export const FormConfig = Type.Object(
+  {
+    id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,100}$' }),
+    source: Type.Optional(SourceName),
+    fields: Type.Record(Type.String(), FormFieldTarget, { default: {} }),
+    honeypot: Type.Optional(Type.String({ minLength: 1 })),
+    redirect: Type.Optional(Type.String({ format: 'uri' })),
+    corsOrigins: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+  },
+  { additionalProperties: false },
+);
+export type FormConfig = Static<typeof FormConfig>;
+
+export const HubConfigSchema = Type.Object(
+  {
+    identity: Type.Object(
+      {
+        defaultCountry: Type.String({ pattern: '^[A-Z]{2}$', default: 'RU', description: 'ISO 3166 country for phones written without +' }),
+        traitPriority: Type.Record(Type.String(), Type.Array(SourceName, { minItems: 1 }), {
+          default: {},
+          description: 'per trait: sources in order of trust; unlisted sources rank after them; ties go to the most recent value',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    auth: Type.Object(
+      { keys: Type.Array(ApiKeyConfig, { default: [] }) },
+      { additionalProperties: false, default: {} },
+    ),
+    pipeline: Type.Object(
+      {
+        concurrency: Type.Integer({ minimum: 1, maximum: 256, default: 16 }),
+        attempts: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
+        backoffMs: Type.Integer({ minimum: 10, default: 1000 }),
+        keepCompleted: Type.Integer({ minimum: 0, default: 1000, description: 'completed jobs kept for the dashboard' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    forms: Type.Array(FormConfig, { default: [] }),
+    rateLimit: Type.Object(
+      {
+        publicMax: Type.Integer({ minimum: 1, default: 60, description: 'requests per client IP per window on public inbound routes' }),
+        windowMs: Type.Integer({ minimum: 1000, default: 60000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type HubConfig = Static<typeof HubConfigSchema>;

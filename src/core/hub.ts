@@ -1,0 +1,106 @@
+import type { FastifyInstance } from 'fastify';
+import type { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { HubConfig } from './config/config.schema.js';
+import { createKeyRing } from './api/auth.js';
+import { buildApp } from './api/app.js';
+import { createRedis } from './redis.js';
+import type { Db } from './store/db.js';
+import { migrate } from './store/migrate.js';
+import { createProfileStore, type ProfileStore } from './store/profile.store.js';
+import { createIngestQueue, type IngestQueue } from './pipeline/ingest.queue.js';
+import { createIngestWorker } from './pipeline/ingest.worker.js';
+
+export type Role = 'all' | 'api' | 'worker';
+export const ROLES: readonly Role[] = ['all', 'api', 'worker'];
+
+export type HubOptions = {
+  role: Role;
+  config: HubConfig;
+  db: Db;
+  redisUrl: string;
+  /** BullMQ and rate-limit key prefix. */
+  prefix: string;
+  bootstrapKey?: string;
+  log: Logger;
+  /** Replaces the store the worker writes through (tests inject faults here). */
+  workerStore?: Pick<ProfileStore, 'resolveBatch'>;
+};
+
+export type Hub = {
+  app: FastifyInstance | null;
+  worker: Worker | null;
+  ingest: IngestQueue;
+  store: ProfileStore;
+  /** Stops intake, lets workers finish their jobs, then closes queues, Redis and the database. */
+  close(): Promise<void>;
+};
+
+/** The composition root shared by `main.ts` and the tests: wires the parts a role needs. */
+export async function createHub(options: HubOptions): Promise<Hub> {
+  const { config, db, log } = options;
+  await migrate(db);
+  const store = createProfileStore(db, { defaultCountry: config.identity.defaultCountry, traitPriority: config.identity.traitPriority });
+  const apiRedis = createRedis(options.redisUrl, 'api');
+  const workerRedis: Redis | null = options.role === 'api' ? null : createRedis(options.redisUrl, 'worker');
+  const ingest = createIngestQueue(apiRedis, { prefix: options.prefix, ...config.pipeline });
+
+  const worker = workerRedis
+    ? createIngestWorker({
+        redis: workerRedis,
+        prefix: options.prefix,
+        concurrency: config.pipeline.concurrency,
+        store: options.workerStore ?? store,
+        ingest,
+        log: log.child({ component: 'ingest-worker' }),
+      })
+    : null;
+
+  const app =
+    options.role === 'worker'
+      ? null
+      : await buildApp({
+          config,
+          keys: createKeyRing(config.auth.keys, options.bootstrapKey),
+          store,
+          ingest,
+          queues: [ingest.queue],
+          checks: [
+            { name: 'redis', check: async () => void (await apiRedis.ping()) },
+            { name: 'store', check: () => store.ping() },
+          ],
+          log,
+          redis: apiRedis,
+          prefix: options.prefix,
+        });
+
+  let closing: Promise<void> | undefined;
+  async function closeAll() {
+    const steps: [string, () => Promise<unknown>][] = [
+      ['http', async () => app?.close()],
+      ['worker', async () => worker?.close()],
+      ['queue', () => ingest.close()],
+      ['redis', async () => Promise.all([apiRedis.quit().catch(() => apiRedis.disconnect()), workerRedis?.quit().catch(() => workerRedis.disconnect())])],
+      ['store', () => db.close()],
+    ];
+    // Every step runs even if an earlier one fails, so nothing is left open.
+    for (const [name, step] of steps) {
+      try {
+        await step();
+      } catch (err) {
+        log.warn({ err, step: name }, 'error while closing');
+      }
+    }
+  }
+  return {
+    app,
+    worker,
+    ingest,
+    store,
+    close() {
+      closing ??= closeAll();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,49 @@
+import { domainToASCII } from 'node:url';
+import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import type { HubRecord } from '../record.schema.js';
+
+export type IdentifierType = 'email' | 'phone' | 'externalId';
+export type Identifier = { type: IdentifierType; value: string };
+
+/** Trims, lowercases and turns an internationalized domain into its ASCII (punycode) form; null if not an address. */
+export function normalizeEmail(raw: string): string | null {
+  const trimmed = raw.trim().normalize('NFKC').replace(/^mailto:/i, '');
+  const at = trimmed.lastIndexOf('@');
+  if (at < 1 || at === trimmed.length - 1 || /\s/.test(trimmed)) return null;
+  const local = trimmed.slice(0, at).toLowerCase();
+  const domain = domainToASCII(trimmed.slice(at + 1).toLowerCase());
+  if (!domain || !domain.includes('.')) return null;
+  return `${local}@${domain}`;
+}
+
+/** E.164 form of a phone number written in any common way; numbers without + use the default country. */
+export function normalizePhone(raw: string, defaultCountry: string): string | null {
+  const parsed = parsePhoneNumberFromString(raw.trim(), { defaultCountry: defaultCountry as CountryCode, extract: false });
+  if (!parsed || !parsed.isPossible()) return null;
+  return parsed.number;
+}
+
+export function externalId(system: string, id: string): string {
+  return `${system}:${id.trim()}`;
+}
+
+/** The identifiers that link a record to a profile, normalized and de-duplicated. */
+export function recordIdentifiers(record: HubRecord, defaultCountry: string): Identifier[] {
+  const seen = new Map<string, Identifier>();
+  const add = (type: IdentifierType, value: string | null) => {
+    if (value) seen.set(`${type}\u0000${value}`, { type, value });
+  };
+  for (const email of record.identifiers?.emails ?? []) add('email', normalizeEmail(email));
+  for (const phone of record.identifiers?.phones ?? []) add('phone', normalizePhone(phone, defaultCountry));
+  for (const [system, id] of Object.entries(record.identifiers?.ids ?? {})) add('externalId', externalId(system, id));
+  if (record.kind === 'contact') add('externalId', externalId(record.source, record.sourceId));
+  return [...seen.values()];
+}
+
+/** Normalizes a lookup value given in a query string the same way as ingested values. */
+export function normalizeLookup(type: IdentifierType, raw: string, defaultCountry: string): string | null {
+  if (type === 'email') return normalizeEmail(raw);
+  if (type === 'phone') return normalizePhone(raw, defaultCountry);
+  const colon = raw.indexOf(':');
+  return colon > 0 && colon < raw.length - 1 ? externalId(raw.slice(0, colon), raw.slice(colon + 1)) : null;
+}

@@ -1,0 +1,65 @@
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { ProfileStore } from '../store/profile.store.js';
+import { INGEST_QUEUE, type IngestJobData, type IngestQueue } from './ingest.queue.js';
+import { isHubError } from '../errors.js';
+import { isTransient } from './transient.js';
+
+export type IngestWorkerDeps = {
+  redis: Redis;
+  prefix: string;
+  concurrency: number;
+  store: Pick<ProfileStore, 'resolveBatch'>;
+  ingest: IngestQueue;
+  log: Logger;
+};
+
+/**
+ * Resolves a job's batch in one transaction. If the batch fails for a reason in the data (not an
+ * outage), each record is tried alone and the ones that still fail are queued on their own, so
+ * one bad record retries and ends in the failed set alone while the rest flow on.
+ */
+export function createIngestProcessor(deps: Pick<IngestWorkerDeps, 'store' | 'ingest' | 'log'>) {
+  return async function processIngest(job: Job<IngestJobData>): Promise<{ stored: number; isolated: number }> {
+    const { records } = job.data;
+    try {
+      await deps.store.resolveBatch(records);
+      await deps.ingest.release(records, job.id ?? '');
+      return { stored: records.length, isolated: 0 };
+    } catch (err) {
+      if (records.length === 1 || isTransient(err)) throw asJobError(err);
+      deps.log.warn({ err, jobId: job.id, records: records.length }, 'batch failed; resolving its records one by one');
+    }
+    let isolated = 0;
+    for (const record of records) {
+      try {
+        await deps.store.resolveBatch([record]);
+      } catch (err) {
+        if (isTransient(err)) throw asJobError(err);
+        await deps.ingest.enqueueAlone(record);
+        isolated += 1;
+      }
+    }
+    await deps.ingest.release(records, job.id ?? '');
+    return { stored: records.length - isolated, isolated };
+  };
+}
+
+function asJobError(err: unknown): unknown {
+  return isHubError(err) && !err.retryable ? new UnrecoverableError(err.message) : err;
+}
+
+export function createIngestWorker(deps: IngestWorkerDeps): Worker<IngestJobData> {
+  const worker = new Worker<IngestJobData>(INGEST_QUEUE, createIngestProcessor(deps), {
+    connection: deps.redis,
+    prefix: deps.prefix,
+    concurrency: deps.concurrency,
+  });
+  worker.on('failed', (job, err) => {
+    const final = job ? job.attemptsMade >= (job.opts.attempts ?? 1) : false;
+    deps.log[final ? 'error' : 'warn']({ err, jobId: job?.id, attempt: job?.attemptsMade, final }, final ? 'job failed for good: in the failed set' : 'job failed; will retry');
+  });
+  worker.on('error', (err) => deps.log.error({ err }, 'worker error'));
+  return worker;
+}

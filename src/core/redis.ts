@@ -1,0 +1,111 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
+import { HubError } from './errors.js';
+
+/**
+ * Workers block on Redis and must wait through outages (maxRetriesPerRequest: null); the API
+ * must fail fast instead so that a request answers 503 rather than hang (no offline queue).
+ */
+export function createRedis(url: string, purpose: 'worker' | 'api'): Redis {
+  const options: RedisOptions =
+    purpose === 'worker'
+      ? { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(200 * n, 5000) }
+      : { maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: (n) => Math.min(200 * n, 5000) };
+  const redis = new Redis(url, { ...options, lazyConnect: false });
+  // Connection errors are retried by ioredis and surface through failed commands; an 'error'
+  // event without a listener would crash the process.
+  redis.on('error', () => undefined);
+  return redis;
+}
+
+export async function pingRedis(url: string, timeoutMs = 1500): Promise<boolean> {
+  const probe = new Redis(url, { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  probe.on('error', () => undefined);
+  try {
+    await probe.connect();
+    return (await probe.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export type PrivateRedis = { url: string; stop(): Promise<void> };
+
+/**
+ * Starts a redis-server of the hub's own on a free loopback port. It keeps an append-only file
+ * in `dir`, so records accepted before a restart of the hub are still queued after it.
+ */
+export async function startPrivateRedis(dir: string, log: Logger): Promise<PrivateRedis> {
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  let child: ChildProcess;
+  try {
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', '', '--daemonize', 'no'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+  } catch (cause) {
+    throw new HubError('STARTUP', 'cannot start redis-server', { cause });
+  }
+  const spawned = new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', reject);
+  });
+  await spawned.catch((cause: unknown) => {
+    throw new HubError('STARTUP', `cannot start redis-server: ${(cause as Error).message}`, { cause });
+  });
+  const url = `redis://127.0.0.1:${port}`;
+  const deadline = Date.now() + 10_000;
+  while (!(await pingRedis(url, 500))) {
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      throw new HubError('STARTUP', `private redis-server did not answer on port ${port}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  log.info({ url, dir }, 'no Redis answered at REDIS_URL: started a private redis-server for this hub (stopped with it)');
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    stop() {
+      stopping ??= new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      });
+      return stopping;
+    },
+  };
+}
+
+/** True when an executable of that name is on the PATH. */
+export function onPath(program: string): boolean {
+  return (process.env['PATH'] ?? '')
+    .split(':')
+    .filter(Boolean)
+    .some((dir) => {
+      try {
+        accessSync(join(dir, program), constants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+}

@@ -1,0 +1,13 @@
+/** The SQL surface the store needs; both PostgreSQL (pg) and embedded PGlite provide it. */
+export type Sql = {
+  query<Row = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: Row[] }>;
+};
+
+export type Db = Sql & {
+  readonly kind: 'postgres' | 'pglite';
+  /** Runs `fn` in one transaction (READ COMMITTED); rolls back if it throws. */
+  transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;
+  /** Runs several statements in one call (migrations). */
+  exec(text: string): Promise<void>;
+  close(): Promise<void>;
+};

@@ -1,0 +1,68 @@
+import pg from 'pg';
+import type { Db, Sql } from './db.js';
+import { HubError } from '../errors.js';
+
+// pg raises DatabaseError (with a SQLSTATE) for what the server refused; anything else from a
+// query or a connect is the connection itself failing, which is an outage, not bad data.
+function classify(err: unknown): unknown {
+  if (err instanceof pg.DatabaseError || err instanceof HubError) return err;
+  return new HubError('STORE_UNAVAILABLE', `PostgreSQL is not reachable: ${(err as Error).message}`, { cause: err });
+}
+
+export type PostgresOptions = {
+  connectionString: string;
+  /** Tables live in this schema (created if missing); tests use one schema per run. */
+  schema?: string;
+  max?: number;
+};
+
+export function createPostgresDb(options: PostgresOptions): Db {
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.max ?? 20,
+    connectionTimeoutMillis: 5000,
+    ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
+  });
+  // An idle client that loses its server emits 'error'; without a listener that kills the process.
+  pool.on('error', () => undefined);
+  let closing: Promise<void> | undefined;
+
+  const query: Sql['query'] = async (text, params) => {
+    try {
+      return { rows: (await pool.query(text, params)).rows };
+    } catch (err) {
+      throw classify(err);
+    }
+  };
+
+  return {
+    kind: 'postgres',
+    query,
+    async exec(text) {
+      await query(text);
+    },
+    async transaction(fn) {
+      const client = await pool.connect().catch((err: unknown) => {
+        throw classify(err);
+      });
+      try {
+        await client.query('BEGIN');
+        const tx: Sql = {
+          query: async (text, params) => ({ rows: (await client.query(text, params)).rows }),
+        };
+        const result = await fn(tx);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw classify(err);
+      } finally {
+        client.release();
+      }
+    },
+    close() {
+      closing ??= pool.end();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,465 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Db, Sql } from './db.js';
+import type { ReceivedRecord } from '../record.schema.js';
+import { recordIdentifiers, type Identifier, type IdentifierType } from '../identity/normalize.js';
+import { projectTraits, searchText, type TraitSource } from '../identity/survivorship.js';
+import { HubError } from '../errors.js';
+
+export type ResolveOptions = {
+  defaultCountry: string;
+  traitPriority: Readonly<Record<string, readonly string[]>>;
+};
+
+/** What happened to one record of a resolved batch. */
+export type ResolvedRecord = { source: string; sourceId: string; profileId: string; stale: boolean };
+
+export type StoredRecord = {
+  source: string;
+  sourceId: string;
+  kind: 'contact' | 'interaction';
+  profileId: string;
+  receivedAt: string;
+  processedAt: string;
+};
+
+export type ProfileView = {
+  id: string;
+  createdAt: string;
+  updatedAt: string;
+  traits: Record<string, unknown>;
+  traitSources: Record<string, TraitSource>;
+  identifiers: { type: IdentifierType; value: string; sources: string[] }[];
+  records: { source: string; sourceId: string; kind: string; lastSeenAt: string }[];
+  stats: { records: number; interactions: number; firstSeenAt: string | null; lastInteractionAt: string | null; totalAmount: number };
+};
+
+export type ProfileSummary = { id: string; createdAt: string; updatedAt: string; traits: Record<string, unknown> };
+
+export type TimelineItem = {
+  source: string;
+  sourceId: string;
+  occurredAt: string;
+  receivedAt: string;
+  channel: string;
+  [field: string]: unknown;
+};
+
+export type Page<T> = { data: T[]; nextCursor: string | null };
+
+export type ProfileLookup = {
+  identifier?: { type: IdentifierType; value: string };
+  q?: string;
+  updatedSince?: string;
+  limit: number;
+  cursor?: string;
+};
+
+const MAX_LOCK_ROUNDS = 20;
+// A merge chain longer than this would mean a bug; the API follows at most this many hops.
+const MAX_REDIRECTS = 10;
+
+type Prepared = ReceivedRecord & { key: string; occurredAtIso: string; ids: Identifier[] };
+
+function recordKey(source: string, sourceId: string): string {
+  return `${source}\u0000${sourceId}`;
+}
+
+function lockKey(text: string): string {
+  return createHash('sha256').update(text).digest().readBigInt64BE(0).toString();
+}
+
+function iso(value: unknown): string {
+  return value instanceof Date ? value.toISOString() : new Date(String(value)).toISOString();
+}
+
+function encodeCursor(parts: unknown[]): string {
+  return Buffer.from(JSON.stringify(parts)).toString('base64url');
+}
+
+function decodeCursor(cursor: string, arity: number): string[] {
+  try {
+    const parts: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(parts) && parts.length === arity && parts.every((p) => typeof p === 'string')) return parts as string[];
+  } catch {
+    // falls through to the error below
+  }
+  throw new HubError('VALIDATION', 'cursor is not one this API returned', { errors: [{ path: '/cursor', message: 'invalid cursor' }] });
+}
+
+/** Union-find over string nodes: records, identifiers and profiles that belong together. */
+function createClusters() {
+  const parent = new Map<string, string>();
+  const find = (x: string): string => {
+    let root = parent.get(x) ?? x;
+    if (root === x) return x;
+    root = find(root);
+    parent.set(x, root);
+    return root;
+  };
+  return {
+    find,
+    union(a: string, b: string) {
+      const ra = find(a);
+      const rb = find(b);
+      if (ra !== rb) parent.set(ra, rb);
+    },
+  };
+}
+
+export function createProfileStore(db: Db, options: ResolveOptions) {
+  function prepare(records: ReceivedRecord[]): Prepared[] {
+    const newest = new Map<string, Prepared>();
+    for (const r of records) {
+      const key = recordKey(r.source, r.sourceId);
+      const previous = newest.get(key);
+      if (previous && previous.receivedAt > r.receivedAt) continue;
+      newest.set(key, { ...r, key, occurredAtIso: iso(r.occurredAt ?? r.receivedAt), ids: recordIdentifiers(r, options.defaultCountry) });
+    }
+    return [...newest.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async function lockProfiles(tx: Sql, batch: Prepared[]) {
+    const recordKeys = JSON.stringify(batch.map((r) => [r.source, r.sourceId]));
+    const idKeys = JSON.stringify(batch.flatMap((r) => r.ids.map((i) => [i.type, i.value])));
+    for (let round = 0; round < MAX_LOCK_ROUNDS; round += 1) {
+      const existing = (
+        await tx.query<{ source: string; source_id: string; profile_id: string; received_at: Date }>(
+          `SELECT r.source, r.source_id, r.profile_id, r.received_at
+             FROM records r JOIN jsonb_array_elements($1::jsonb) k ON r.source = k->>0 AND r.source_id = k->>1`,
+          [recordKeys],
+        )
+      ).rows;
+      const linked = (
+        await tx.query<{ type: string; value: string; profile_id: string }>(
+          `SELECT DISTINCT ri.type, ri.value, r.profile_id
+             FROM jsonb_array_elements($1::jsonb) k
+             JOIN record_identifiers ri ON ri.type = k->>0 AND ri.value = k->>1
+             JOIN records r ON r.source = ri.source AND r.source_id = ri.source_id`,
+          [idKeys],
+        )
+      ).rows;
+      const ids = [...new Set([...existing.map((e) => e.profile_id), ...linked.map((l) => l.profile_id)])].sort();
+      const profiles = (
+        await tx.query<{ id: string; merged_into: string | null; created_at: Date }>(
+          `SELECT id, merged_into, created_at FROM profiles
+            WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::uuid) ORDER BY id FOR UPDATE`,
+          [JSON.stringify(ids)],
+        )
+      ).rows;
+      // A concurrent transaction merged one of them before we got the lock: its records moved, look again.
+      if (profiles.every((p) => p.merged_into === null)) return { existing, linked, profiles };
+    }
+    throw new HubError('STORE_UNAVAILABLE', 'profiles kept merging under this batch; will retry');
+  }
+
+  /**
+   * Stores a batch of records in one transaction and links each to its profile: records that share
+   * an identifier end in one profile, and a record that links several profiles merges them into the
+   * oldest. Serialized on the identifiers involved (advisory locks in sorted order), so many workers
+   * may resolve at once. A version older than the stored one changes nothing.
+   */
+  async function resolveBatch(input: ReceivedRecord[], actor = 'pipeline'): Promise<ResolvedRecord[]> {
+    const prepared = prepare(input);
+    if (prepared.length === 0) return [];
+    return db.transaction(async (tx) => {
+      const locks = [
+        ...new Set([...prepared.map((r) => lockKey(`r\u0000${r.key}`)), ...prepared.flatMap((r) => r.ids.map((i) => lockKey(`i\u0000${i.type}\u0000${i.value}`)))]),
+      ].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
+      await tx.query('SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT jsonb_array_elements_text($1::jsonb)::bigint AS k ORDER BY 1) s', [JSON.stringify(locks)]);
+
+      const { existing, linked, profiles } = await lockProfiles(tx, prepared);
+      const existingByKey = new Map(existing.map((e) => [recordKey(e.source, e.source_id), e]));
+      const results: ResolvedRecord[] = [];
+      const fresh: Prepared[] = [];
+      for (const r of prepared) {
+        const stored = existingByKey.get(r.key);
+        if (stored && iso(stored.received_at) > r.receivedAt) results.push({ source: r.source, sourceId: r.sourceId, profileId: stored.profile_id, stale: true });
+        else fresh.push(r);
+      }
+
+      const clusters = createClusters();
+      for (const r of fresh) {
+        const stored = existingByKey.get(r.key);
+        if (stored) clusters.union(`r:${r.key}`, `p:${stored.profile_id}`);
+        for (const i of r.ids) clusters.union(`r:${r.key}`, `i:${i.type}\u0000${i.value}`);
+      }
+      for (const l of linked) clusters.union(`i:${l.type}\u0000${l.value}`, `p:${l.profile_id}`);
+
+      const created = new Map(profiles.map((p) => [p.id, p.created_at.getTime()]));
+      const membersByRoot = new Map<string, string[]>();
+      for (const id of created.keys()) {
+        const root = clusters.find(`p:${id}`);
+        membersByRoot.set(root, [...(membersByRoot.get(root) ?? []), id]);
+      }
+      const newProfiles: string[] = [];
+      const merges: { survivor: string; merged: string }[] = [];
+      const profileOf = new Map<string, string>();
+      for (const r of fresh) {
+        const root = clusters.find(`r:${r.key}`);
+        let survivor = profileOf.get(root);
+        if (!survivor) {
+          const members = (membersByRoot.get(root) ?? []).sort((a, b) => (created.get(a) ?? 0) - (created.get(b) ?? 0) || (a < b ? -1 : 1));
+          survivor = members[0] ?? randomUUID();
+          if (members.length === 0) newProfiles.push(survivor);
+          for (const merged of members.slice(1)) merges.push({ survivor, merged });
+          profileOf.set(root, survivor);
+        }
+        results.push({ source: r.source, sourceId: r.sourceId, profileId: survivor, stale: false });
+      }
+
+      if (newProfiles.length > 0) {
+        await tx.query('INSERT INTO profiles (id) SELECT jsonb_array_elements_text($1::jsonb)::uuid', [JSON.stringify(newProfiles)]);
+      }
+      if (merges.length > 0) {
+        const m = JSON.stringify(merges);
+        await tx.query(
+          `UPDATE records SET profile_id = m.survivor FROM jsonb_to_recordset($1::jsonb) AS m(survivor uuid, merged uuid) WHERE records.profile_id = m.merged`,
+          [m],
+        );
+        await tx.query(
+          `UPDATE profiles SET merged_into = m.survivor, updated_at = now()
+             FROM jsonb_to_recordset($1::jsonb) AS m(survivor uuid, merged uuid)
+            WHERE profiles.id = m.merged OR profiles.merged_into = m.merged`,
+          [m],
+        );
+        await tx.query(
+          `INSERT INTO profile_merges (survivor_id, merged_id, reason, actor)
+           SELECT survivor, merged, 'shared identifier', $2 FROM jsonb_to_recordset($1::jsonb) AS m(survivor uuid, merged uuid)`,
+          [m, actor],
+        );
+      }
+      if (fresh.length > 0) await writeRecords(tx, fresh, results);
+      await refreshProfiles(tx, [...new Set(results.filter((r) => !r.stale).map((r) => r.profileId))]);
+      return results;
+    });
+  }
+
+  async function writeRecords(tx: Sql, fresh: Prepared[], results: ResolvedRecord[]) {
+    const profileByKey = new Map(results.map((r) => [recordKey(r.source, r.sourceId), r.profileId]));
+    const rows = fresh.map((r) => ({
+      source: r.source,
+      source_id: r.sourceId,
+      kind: r.kind,
+      profile_id: profileByKey.get(r.key),
+      occurred_at: r.occurredAtIso,
+      received_at: r.receivedAt,
+      identifiers: r.identifiers ?? {},
+      traits: r.traits ?? {},
+      interaction: r.interaction ?? null,
+    }));
+    await tx.query(
+      `INSERT INTO records (source, source_id, kind, profile_id, occurred_at, received_at, processed_at, identifiers, traits, interaction)
+       SELECT source, source_id, kind, profile_id, occurred_at, received_at, now(), identifiers, traits, interaction
+         FROM jsonb_to_recordset($1::jsonb) AS x(source text, source_id text, kind text, profile_id uuid, occurred_at timestamptz,
+              received_at timestamptz, identifiers jsonb, traits jsonb, interaction jsonb)
+       ON CONFLICT (source, source_id) DO UPDATE SET
+         kind = excluded.kind, profile_id = excluded.profile_id, occurred_at = excluded.occurred_at,
+         received_at = excluded.received_at, processed_at = excluded.processed_at,
+         identifiers = excluded.identifiers, traits = excluded.traits, interaction = excluded.interaction`,
+      [JSON.stringify(rows)],
+    );
+    await tx.query(
+      `DELETE FROM record_identifiers ri USING jsonb_array_elements($1::jsonb) k WHERE ri.source = k->>0 AND ri.source_id = k->>1`,
+      [JSON.stringify(fresh.map((r) => [r.source, r.sourceId]))],
+    );
+    const ids = fresh.flatMap((r) => r.ids.map((i) => ({ type: i.type, value: i.value, source: r.source, source_id: r.sourceId })));
+    if (ids.length > 0) {
+      await tx.query(
+        `INSERT INTO record_identifiers (type, value, source, source_id)
+         SELECT type, value, source, source_id FROM jsonb_to_recordset($1::jsonb) AS x(type text, value text, source text, source_id text)
+         ORDER BY 1, 2, 3, 4`,
+        [JSON.stringify(ids)],
+      );
+    }
+  }
+
+  /** Recomputes the trait projection of profiles whose records changed. */
+  async function refreshProfiles(tx: Sql, profileIds: string[]) {
+    if (profileIds.length === 0) return;
+    const rows = (
+      await tx.query<{ profile_id: string; source: string; source_id: string; traits: Record<string, unknown>; occurred_at: Date; received_at: Date }>(
+        `SELECT profile_id, source, source_id, traits, occurred_at, received_at FROM records
+          WHERE profile_id IN (SELECT jsonb_array_elements_text($1::jsonb)::uuid) AND traits <> '{}'::jsonb`,
+        [JSON.stringify(profileIds)],
+      )
+    ).rows;
+    const byProfile = new Map<string, typeof rows>(profileIds.map((id) => [id, []]));
+    for (const row of rows) byProfile.get(row.profile_id)?.push(row);
+    const updates = [...byProfile.entries()].map(([id, observations]) => {
+      const projection = projectTraits(
+        observations.map((o) => ({ source: o.source, sourceId: o.source_id, traits: o.traits, occurredAt: iso(o.occurred_at), receivedAt: iso(o.received_at) })),
+        options.traitPriority,
+      );
+      return { id, traits: projection.traits, trait_sources: projection.traitSources, search_text: searchText(projection.traits) };
+    });
+    await tx.query(
+      `UPDATE profiles SET traits = u.traits, trait_sources = u.trait_sources, search_text = u.search_text, updated_at = now()
+         FROM jsonb_to_recordset($1::jsonb) AS u(id uuid, traits jsonb, trait_sources jsonb, search_text text)
+        WHERE profiles.id = u.id`,
+      [JSON.stringify(updates.sort((a, b) => (a.id < b.id ? -1 : 1)))],
+    );
+  }
+
+  async function getRecord(source: string, sourceId: string): Promise<StoredRecord | null> {
+    const row = (
+      await db.query<{ kind: 'contact' | 'interaction'; profile_id: string; received_at: Date; processed_at: Date }>(
+        'SELECT kind, profile_id, received_at, processed_at FROM records WHERE source = $1 AND source_id = $2',
+        [source, sourceId],
+      )
+    ).rows[0];
+    if (!row) return null;
+    return { source, sourceId, kind: row.kind, profileId: row.profile_id, receivedAt: iso(row.received_at), processedAt: iso(row.processed_at) };
+  }
+
+  /** The live profile an id now stands for: itself, or the survivor it was merged into. */
+  async function resolveProfileId(id: string): Promise<{ id: string; redirected: boolean } | null> {
+    let current = id;
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop += 1) {
+      const row = (await db.query<{ merged_into: string | null }>('SELECT merged_into FROM profiles WHERE id = $1', [current])).rows[0];
+      if (!row) return null;
+      if (row.merged_into === null) return { id: current, redirected: current !== id };
+      current = row.merged_into;
+    }
+    throw new HubError('CONFLICT', `profile ${id} redirects more than ${MAX_REDIRECTS} times`);
+  }
+
+  async function getProfile(id: string): Promise<ProfileView | null> {
+    const profile = (
+      await db.query<{ id: string; traits: Record<string, unknown>; trait_sources: Record<string, TraitSource>; created_at: Date; updated_at: Date }>(
+        'SELECT id, traits, trait_sources, created_at, updated_at FROM profiles WHERE id = $1 AND merged_into IS NULL',
+        [id],
+      )
+    ).rows[0];
+    if (!profile) return null;
+    const [identifiers, records, stats] = await Promise.all([
+      db.query<{ type: IdentifierType; value: string; sources: string[] }>(
+        `SELECT ri.type, ri.value, array_agg(DISTINCT ri.source ORDER BY ri.source) AS sources
+           FROM records r JOIN record_identifiers ri ON ri.source = r.source AND ri.source_id = r.source_id
+          WHERE r.profile_id = $1 GROUP BY ri.type, ri.value ORDER BY ri.type, ri.value`,
+        [id],
+      ),
+      db.query<{ source: string; source_id: string; kind: string; received_at: Date }>(
+        'SELECT source, source_id, kind, received_at FROM records WHERE profile_id = $1 ORDER BY occurred_at DESC, source, source_id LIMIT 1000',
+        [id],
+      ),
+      db.query<{ records: number; interactions: number; first_seen: Date | null; last_interaction: Date | null; total_amount: string | null }>(
+        `SELECT count(*)::int AS records,
+                count(*) FILTER (WHERE kind = 'interaction')::int AS interactions,
+                min(occurred_at) AS first_seen,
+                max(occurred_at) FILTER (WHERE kind = 'interaction') AS last_interaction,
+                sum((interaction->>'amount')::numeric) FILTER (
+                  WHERE interaction->>'channel' IN ('order', 'invoice', 'payment') AND jsonb_typeof(interaction->'amount') = 'number'
+                ) AS total_amount
+           FROM records WHERE profile_id = $1`,
+        [id],
+      ),
+    ]);
+    const s = stats.rows[0];
+    return {
+      id: profile.id,
+      createdAt: iso(profile.created_at),
+      updatedAt: iso(profile.updated_at),
+      traits: profile.traits,
+      traitSources: profile.trait_sources,
+      identifiers: identifiers.rows.map((r) => ({ type: r.type, value: r.value, sources: r.sources })),
+      records: records.rows.map((r) => ({ source: r.source, sourceId: r.source_id, kind: r.kind, lastSeenAt: iso(r.received_at) })),
+      stats: {
+        records: s?.records ?? 0,
+        interactions: s?.interactions ?? 0,
+        firstSeenAt: s?.first_seen ? iso(s.first_seen) : null,
+        lastInteractionAt: s?.last_interaction ? iso(s.last_interaction) : null,
+        totalAmount: s?.total_amount ? Number(s.total_amount) : 0,
+      },
+    };
+  }
+
+  async function findProfiles(lookup: ProfileLookup): Promise<Page<ProfileSummary>> {
+    const where = ['p.merged_into IS NULL'];
+    const params: unknown[] = [];
+    const param = (value: unknown) => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    if (lookup.identifier) {
+      where.push(
+        `p.id IN (SELECT r.profile_id FROM record_identifiers ri JOIN records r ON r.source = ri.source AND r.source_id = ri.source_id
+                   WHERE ri.type = ${param(lookup.identifier.type)} AND ri.value = ${param(lookup.identifier.value)})`,
+      );
+    }
+    if (lookup.q) {
+      const pattern = `%${lookup.q.normalize('NFKC').toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      where.push(`p.search_text LIKE ${param(pattern)}`);
+    }
+    if (lookup.updatedSince) where.push(`p.updated_at >= ${param(lookup.updatedSince)}`);
+    if (lookup.cursor) {
+      const [updatedAt, id] = decodeCursor(lookup.cursor, 2);
+      where.push(`(p.updated_at, p.id) > (${param(updatedAt)}::timestamptz, ${param(id)}::uuid)`);
+    }
+    const rows = (
+      await db.query<{ id: string; traits: Record<string, unknown>; created_at: Date; updated_at: Date }>(
+        `SELECT p.id, p.traits, p.created_at, p.updated_at FROM profiles p WHERE ${where.join(' AND ')}
+          ORDER BY p.updated_at, p.id LIMIT ${param(lookup.limit + 1)}`,
+        params,
+      )
+    ).rows;
+    const page = rows.slice(0, lookup.limit);
+    const last = page[page.length - 1];
+    return {
+      data: page.map((r) => ({ id: r.id, createdAt: iso(r.created_at), updatedAt: iso(r.updated_at), traits: r.traits })),
+      nextCursor: rows.length > lookup.limit && last ? encodeCursor([iso(last.updated_at), last.id]) : null,
+    };
+  }
+
+  async function timeline(profileId: string, filter: { channel?: string; limit: number; cursor?: string }): Promise<Page<TimelineItem>> {
+    const params: unknown[] = [profileId];
+    const where = [`profile_id = $1`, `kind = 'interaction'`];
+    if (filter.channel) {
+      params.push(filter.channel);
+      where.push(`interaction->>'channel' = $${params.length}`);
+    }
+    if (filter.cursor) {
+      const [occurredAt, source, sourceId] = decodeCursor(filter.cursor, 3);
+      params.push(occurredAt, source, sourceId);
+      const n = params.length;
+      where.push(`(occurred_at, source, source_id) < ($${n - 2}::timestamptz, $${n - 1}, $${n})`);
+    }
+    params.push(filter.limit + 1);
+    const rows = (
+      await db.query<{ source: string; source_id: string; occurred_at: Date; received_at: Date; interaction: Record<string, unknown> }>(
+        `SELECT source, source_id, occurred_at, received_at, interaction FROM records WHERE ${where.join(' AND ')}
+          ORDER BY occurred_at DESC, source DESC, source_id DESC LIMIT $${params.length}`,
+        params,
+      )
+    ).rows;
+    const page = rows.slice(0, filter.limit);
+    const last = page[page.length - 1];
+    return {
+      data: page.map((r) => ({
+        ...r.interaction,
+        channel: String(r.interaction['channel'] ?? 'other'),
+        source: r.source,
+        sourceId: r.source_id,
+        occurredAt: iso(r.occurred_at),
+        receivedAt: iso(r.received_at),
+      })),
+      nextCursor: rows.length > filter.limit && last ? encodeCursor([iso(last.occurred_at), last.source, last.source_id]) : null,
+    };
+  }
+
+  async function counts(): Promise<{ profiles: number; records: number }> {
+    const row = (
+      await db.query<{ profiles: number; records: number }>(
+        'SELECT (SELECT count(*)::int FROM profiles WHERE merged_into IS NULL) AS profiles, (SELECT count(*)::int FROM records) AS records',
+      )
+    ).rows[0];
+    return row ?? { profiles: 0, records: 0 };
+  }
+
+  async function ping(): Promise<void> {
+    await db.query('SELECT 1');
+  }
+
+  return { resolveBatch, getRecord, resolveProfileId, getProfile, findProfiles, timeline, counts, ping };
+}
+
+export type ProfileStore = ReturnType<typeof createProfileStore>;
