@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    pool: 'forks',
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Each test isolates itself (own Redis prefix, own schema or in-memory PGlite), so files run in parallel.
+    fileParallelism: true,
+    reporters: ['default'],
+  },
+});
