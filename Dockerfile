@@ -8,10 +8,8 @@ RUN npm ci
 COPY tsconfig*.json ./
 COPY src ./src
 COPY config ./config
-# tsc copies no non-TS assets: ship the SQL migrations (src/core/store/migrations/*.sql) next to the compiled code.
-RUN npm run build \
- && mkdir -p dist/core/store/migrations \
- && cp src/core/store/migrations/*.sql dist/core/store/migrations/
+# npm run build also copies the SQL migrations next to the compiled code.
+RUN npm run build
 
 # ---- runtime: production deps + compiled output ----
 FROM node:20-bookworm-slim AS runtime
