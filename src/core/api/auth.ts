@@ -44,10 +44,14 @@ export function createKeyRing(configured: readonly { name: string; sha256: strin
 export function presentedKey(request: FastifyRequest, allowBasic: boolean): string | null {
   const header = request.headers.authorization;
   if (!header) return null;
-  const [scheme, value] = header.split(' ', 2);
-  if (!value) return null;
-  if (scheme?.toLowerCase() === 'bearer') return value.trim();
-  if (allowBasic && scheme?.toLowerCase() === 'basic') {
+  const space = header.indexOf(' ');
+  if (space < 0) return null;
+  const scheme = header.slice(0, space).toLowerCase();
+  const value = header.slice(space + 1).trim();
+  // A credential is one token: "Bearer <key> junk" must not pass as "<key>".
+  if (!value || /\s/.test(value)) return null;
+  if (scheme === 'bearer') return value;
+  if (allowBasic && scheme === 'basic') {
     const decoded = Buffer.from(value, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     return colon >= 0 ? decoded.slice(colon + 1) : null;
@@ -68,7 +72,8 @@ export function authorize(keys: KeyRing, request: FastifyRequest, needed: Scope,
 export function createAuthHook(keys: KeyRing) {
   return async function checkAccess(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
     const access = request.routeOptions.config.access;
-    if (access === 'public') return;
+    // Unknown routes answer 404 to anyone: the route list is public in the OpenAPI document anyway.
+    if (access === 'public' || request.is404) return;
     request.apiKey = authorize(keys, request, access ?? 'admin');
   };
 }

@@ -9,10 +9,12 @@ export type Identifier = { type: IdentifierType; value: string };
 export function normalizeEmail(raw: string): string | null {
   const trimmed = raw.trim().normalize('NFKC').replace(/^mailto:/i, '');
   const at = trimmed.lastIndexOf('@');
-  if (at < 1 || at === trimmed.length - 1 || /\s/.test(trimmed)) return null;
+  // A second "@" means two addresses run together or garbage, not an address.
+  if (at < 1 || at === trimmed.length - 1 || /\s/.test(trimmed) || trimmed.indexOf('@') !== at) return null;
   const local = trimmed.slice(0, at).toLowerCase();
-  const domain = domainToASCII(trimmed.slice(at + 1).toLowerCase());
-  if (!domain || !domain.includes('.')) return null;
+  // "example.com." is the same domain written fully qualified; an empty label is no domain.
+  const domain = domainToASCII(trimmed.slice(at + 1).toLowerCase().replace(/\.$/, ''));
+  if (!domain || !domain.includes('.') || domain.split('.').includes('')) return null;
   return `${local}@${domain}`;
 }
 
@@ -23,8 +25,10 @@ export function normalizePhone(raw: string, defaultCountry: string): string | nu
   return parsed.number;
 }
 
-export function externalId(system: string, id: string): string {
-  return `${system}:${id.trim()}`;
+/** `system:id`; null for a blank id, which would otherwise join every record that has one. */
+export function externalId(system: string, id: string): string | null {
+  const trimmed = id.trim();
+  return trimmed ? `${system}:${trimmed}` : null;
 }
 
 /** The identifiers that link a record to a profile, normalized and de-duplicated. */

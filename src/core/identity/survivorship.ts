@@ -25,7 +25,7 @@ function isEmpty(value: unknown): boolean {
  * `priority[trait]` wins; otherwise (and between equals) the most recent non-empty value.
  */
 export function projectTraits(observations: TraitObservation[], priority: Readonly<Record<string, readonly string[]>>): Projection {
-  type Pick = { value: unknown; rank: number; at: string; tie: string; origin: TraitSource };
+  type Pick = { value: unknown; rank: number; at: number; tie: number; origin: TraitSource };
   const best = new Map<string, Pick>();
   for (const o of observations) {
     for (const [name, value] of Object.entries(o.traits)) {
@@ -36,8 +36,9 @@ export function projectTraits(observations: TraitObservation[], priority: Readon
       const candidate: Pick = {
         value,
         rank,
-        at: o.occurredAt,
-        tie: o.receivedAt,
+        // As instants: "13:00+03:00" is before "11:00Z", and "10:00:00Z" before "10:00:00.5Z".
+        at: Date.parse(o.occurredAt),
+        tie: Date.parse(o.receivedAt),
         origin: { source: o.source, sourceId: o.sourceId, observedAt: o.occurredAt },
       };
       const current = best.get(name);
@@ -53,7 +54,7 @@ export function projectTraits(observations: TraitObservation[], priority: Readon
   return { traits, traitSources };
 }
 
-function isBetter(a: { rank: number; at: string; tie: string }, b: { rank: number; at: string; tie: string }): boolean {
+function isBetter(a: { rank: number; at: number; tie: number }, b: { rank: number; at: number; tie: number }): boolean {
   if (a.rank !== b.rank) return a.rank < b.rank;
   if (a.at !== b.at) return a.at > b.at;
   return a.tie > b.tie;

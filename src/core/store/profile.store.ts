@@ -76,14 +76,25 @@ function encodeCursor(parts: unknown[]): string {
   return Buffer.from(JSON.stringify(parts)).toString('base64url');
 }
 
-function decodeCursor(cursor: string, arity: number): string[] {
+type CursorPart = 'time' | 'uuid' | 'text';
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function validPart(kind: CursorPart, value: unknown): value is string {
+  if (typeof value !== 'string') return false;
+  if (kind === 'time') return !Number.isNaN(Date.parse(value));
+  if (kind === 'uuid') return UUID_PATTERN.test(value);
+  return true;
+}
+
+/** Reads a cursor this API returned; anything else (forged, truncated) is a 400, never a bad SQL cast. */
+function decodeCursor(cursor: string, kinds: readonly CursorPart[]): string[] {
   try {
     const parts: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(parts) && parts.length === arity && parts.every((p) => typeof p === 'string')) return parts as string[];
+    if (Array.isArray(parts) && parts.length === kinds.length && kinds.every((kind, i) => validPart(kind, parts[i]))) return parts as string[];
   } catch {
     // falls through to the error below
   }
-  throw new HubError('VALIDATION', 'cursor is not one this API returned', { errors: [{ path: '/cursor', message: 'invalid cursor' }] });
+  throw new HubError('VALIDATION', 'cursor is not one this API returned', { errors: [{ path: '/querystring/cursor', message: 'invalid cursor' }] });
 }
 
 /** Union-find over string nodes: records, identifiers and profiles that belong together. */
@@ -392,7 +403,7 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
     }
     if (lookup.updatedSince) where.push(`p.updated_at >= ${param(lookup.updatedSince)}`);
     if (lookup.cursor) {
-      const [updatedAt, id] = decodeCursor(lookup.cursor, 2);
+      const [updatedAt, id] = decodeCursor(lookup.cursor, ['time', 'uuid']);
       where.push(`(p.updated_at, p.id) > (${param(updatedAt)}::timestamptz, ${param(id)}::uuid)`);
     }
     const rows = (
@@ -418,7 +429,7 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
       where.push(`interaction->>'channel' = $${params.length}`);
     }
     if (filter.cursor) {
-      const [occurredAt, source, sourceId] = decodeCursor(filter.cursor, 3);
+      const [occurredAt, source, sourceId] = decodeCursor(filter.cursor, ['time', 'text', 'text']);
       params.push(occurredAt, source, sourceId);
       const n = params.length;
       where.push(`(occurred_at, source, source_id) < ($${n - 2}::timestamptz, $${n - 1}, $${n})`);

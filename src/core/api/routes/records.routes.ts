@@ -26,7 +26,7 @@ export function validateRecordsBody(body: unknown): { value: HubRecord[] } | { e
   if (ok) return { value: isBatch ? (body as { records: HubRecord[] }).records : [body as HubRecord] };
   const errors = fieldErrors((isBatch ? validateBatch.errors : validateOne.errors) ?? []);
   const badIndexes = [...new Set(errors.map((e) => /^\/records\/(\d+)/.exec(e.path)?.[1]).filter((i): i is string => i !== undefined))];
-  const what = isBatch && badIndexes.length > 0 ? `records ${badIndexes.join(', ')} are invalid` : 'the record is invalid';
+  const what = !isBatch ? 'the record is invalid' : badIndexes.length > 0 ? `records ${badIndexes.join(', ')} are invalid` : 'the batch is invalid';
   return { error: new HubError('VALIDATION', `${what}; nothing was accepted: ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}`, { errors }) };
 }
 
@@ -59,6 +59,14 @@ export async function recordsRoutes(fastify: FastifyInstance, deps: RecordsRoute
         response: { 202: Type.Object({ accepted: Type.Integer() }), 413: Type.Ref('Problem'), 415: Type.Ref('Problem'), ...authErrors },
       },
       validatorCompiler: () => (body: unknown) => validateRecordsBody(body),
+      // Fastify parses text/plain into a string, which would fail as "must be object": say what is wrong instead.
+      preParsing: async (request, _reply, payload) => {
+        const type = request.headers['content-type'];
+        if (type !== undefined && type.split(';', 1)[0]?.trim().toLowerCase() !== 'application/json') {
+          throw new HubError('UNSUPPORTED_MEDIA_TYPE', `send records as application/json, not ${type}`);
+        }
+        return payload;
+      },
     },
     async (request, reply) => {
       // The route's validator has already turned the body into a list of valid records.
