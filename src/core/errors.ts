@@ -17,6 +17,9 @@ export const ErrorCodes = {
   STORE_UNAVAILABLE: { status: 503, title: 'Store unavailable', retryable: true },
   REDIS_UNAVAILABLE: { status: 503, title: 'Redis unavailable', retryable: true },
   STARTUP: { status: 500, title: 'Cannot start', retryable: false },
+  UPSTREAM_UNAVAILABLE: { status: 503, title: 'Source system unavailable', retryable: true },
+  UPSTREAM_REJECTED: { status: 502, title: 'Source system refused the request', retryable: false },
+  CONNECTOR_BUSY: { status: 409, title: 'Connector busy', retryable: true },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

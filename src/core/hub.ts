@@ -11,6 +11,10 @@ import { migrate } from './store/migrate.js';
 import { createProfileStore, type ProfileStore } from './store/profile.store.js';
 import { createIngestQueue, type IngestQueue } from './pipeline/ingest.queue.js';
 import { createIngestWorker } from './pipeline/ingest.worker.js';
+import { createConnectorRuntime, type ConnectorRuntime } from '../connectors/runtime.js';
+import { createConnectorStore } from '../connectors/connector.store.js';
+import { CONNECTOR_TYPES } from '../connectors/registry.js';
+import type { Connector } from '../connectors/connector.js';
 
 export type Role = 'all' | 'api' | 'worker';
 export const ROLES: readonly Role[] = ['all', 'api', 'worker'];
@@ -26,12 +30,15 @@ export type HubOptions = {
   log: Logger;
   /** Replaces the store the worker writes through (tests inject faults here). */
   workerStore?: Pick<ProfileStore, 'resolveBatch'>;
+  /** Connector types; default: the built-in registry. */
+  connectorTypes?: ReadonlyMap<string, Connector>;
 };
 
 export type Hub = {
   app: FastifyInstance | null;
   worker: Worker | null;
   ingest: IngestQueue;
+  connectors: ConnectorRuntime;
   store: ProfileStore;
   /** Stops intake, lets workers finish their jobs, then closes queues, Redis and the database. */
   close(): Promise<void>;
@@ -45,6 +52,21 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   const apiRedis = createRedis(options.redisUrl, 'api');
   const workerRedis: Redis | null = options.role === 'api' ? null : createRedis(options.redisUrl, 'worker');
   const ingest = createIngestQueue(apiRedis, { prefix: options.prefix, ...config.pipeline });
+
+  const connectors = createConnectorRuntime({
+    configs: config.connectors,
+    registry: options.connectorTypes ?? CONNECTOR_TYPES,
+    redis: apiRedis,
+    workerRedis,
+    prefix: options.prefix,
+    store: createConnectorStore(db),
+    ingest,
+    log,
+    attempts: config.pipeline.attempts,
+    backoffMs: config.pipeline.backoffMs,
+  });
+  const connectorWorkers = connectors.startWorkers(Math.max(1, Math.ceil(config.pipeline.concurrency / 4)));
+  if (workerRedis) await connectors.schedulePolls();
 
   const worker = workerRedis
     ? createIngestWorker({
@@ -65,7 +87,8 @@ export async function createHub(options: HubOptions): Promise<Hub> {
           keys: createKeyRing(config.auth.keys, options.bootstrapKey),
           store,
           ingest,
-          queues: [ingest.queue],
+          connectors,
+          queues: [ingest.queue, ...connectors.queues],
           checks: [
             { name: 'redis', check: async () => void (await apiRedis.ping()) },
             { name: 'store', check: () => store.ping() },
@@ -79,8 +102,8 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   async function closeAll() {
     const steps: [string, () => Promise<unknown>][] = [
       ['http', async () => app?.close()],
-      ['worker', async () => worker?.close()],
-      ['queue', () => ingest.close()],
+      ['worker', async () => Promise.all([worker?.close(), ...connectorWorkers.map((w) => w.close())])],
+      ['queue', async () => Promise.all([ingest.close(), connectors.close()])],
       ['redis', async () => Promise.all([apiRedis.quit().catch(() => apiRedis.disconnect()), workerRedis?.quit().catch(() => workerRedis.disconnect())])],
       ['store', () => db.close()],
     ];
@@ -97,6 +120,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     app,
     worker,
     ingest,
+    connectors,
     store,
     close() {
       closing ??= closeAll();

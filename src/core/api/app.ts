@@ -10,6 +10,7 @@ import { HubError } from '../errors.js';
 import { createAuthHook, type KeyRing } from './auth.js';
 import { sendProblem, toProblem } from './problem.js';
 import { ProblemSchema } from './schemas.js';
+import { MappingSchema } from '../../mappings/mapping.schema.js';
 import { recordsRoutes } from './routes/records.routes.js';
 import { profilesRoutes } from './routes/profiles.routes.js';
 import { queuesRoutes } from './routes/queues.routes.js';
@@ -17,6 +18,8 @@ import { healthRoutes, type ReadinessCheck } from './routes/health.routes.js';
 import { queueBoard, BOARD_PATH } from './queue-board.js';
 import { formRoutes } from '../../connectors/forms/form.routes.js';
 import type { IngestQueue } from '../pipeline/ingest.queue.js';
+import { connectorRoutes } from '../../connectors/connectors.routes.js';
+import type { ConnectorRuntime } from '../../connectors/runtime.js';
 import type { ProfileStore } from '../store/profile.store.js';
 
 export type AppDeps = {
@@ -24,6 +27,7 @@ export type AppDeps = {
   keys: KeyRing;
   store: ProfileStore;
   ingest: IngestQueue;
+  connectors: ConnectorRuntime;
   queues: readonly Queue[];
   checks: readonly ReadinessCheck[];
   log: Logger;
@@ -41,6 +45,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   app.addSchema(ProblemSchema);
+  app.addSchema(MappingSchema);
   app.setErrorHandler((err, request, reply) => sendProblem(reply, toProblem(err, request)));
   app.setNotFoundHandler((request, reply) => sendProblem(reply, toProblem(new HubError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`), request)));
 
@@ -84,6 +89,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ingest: deps.ingest,
     rateLimit: { max: deps.config.rateLimit.publicMax, timeWindow: deps.config.rateLimit.windowMs },
   });
+  await app.register(connectorRoutes, { runtime: deps.connectors });
   await app.register(queueBoard, { queues: deps.queues, keys: deps.keys });
   return app;
 }

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { MappingSchema } from '../../mappings/mapping.schema.js';
 
 export const Scope = Type.Union([Type.Literal('ingest'), Type.Literal('read'), Type.Literal('write'), Type.Literal('admin')]);
 export type Scope = Static<typeof Scope>;
@@ -31,6 +32,19 @@ export const FormConfig = Type.Object(
 );
 export type FormConfig = Static<typeof FormConfig>;
 
+export const ConnectorConfig = Type.Object(
+  {
+    id: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$', description: 'used in URLs: /v1/webhooks/{id}, /v1/connectors/{id}' }),
+    type: Type.String({ minLength: 1, description: 'a connector type; GET /v1/connectors lists them' }),
+    enabled: Type.Boolean({ default: true }),
+    settings: Type.Record(Type.String(), Type.Unknown(), { default: {}, description: "the type's own settings, checked against its schema at start" }),
+    mapping: Type.Optional(Type.Union([Type.String({ minLength: 1, description: 'name of a built-in mapping' }), MappingSchema])),
+    pollEveryMs: Type.Optional(Type.Integer({ minimum: 1000, description: "pollers: interval between polls; default: the type's" })),
+  },
+  { additionalProperties: false },
+);
+export type ConnectorConfig = Static<typeof ConnectorConfig>;
+
 export const HubConfigSchema = Type.Object(
   {
     identity: Type.Object(
@@ -57,6 +71,7 @@ export const HubConfigSchema = Type.Object(
       { additionalProperties: false, default: {} },
     ),
     forms: Type.Array(FormConfig, { default: [] }),
+    connectors: Type.Array(ConnectorConfig, { default: [] }),
     rateLimit: Type.Object(
       {
         publicMax: Type.Integer({ minimum: 1, default: 60, description: 'requests per client IP per window on public inbound routes' }),

@@ -58,6 +58,11 @@ export function parseConfig(document: unknown, env: NodeJS.ProcessEnv = process.
     const detail = errors.map((e) => `${e.path}: ${e.message}`).join('; ');
     throw new HubError('CONFIG_INVALID', `invalid config: ${detail}`, { errors });
   }
+  const connectors = new Set<string>();
+  for (const [i, connector] of withEnv.connectors.entries()) {
+    if (connectors.has(connector.id)) throw new HubError('CONFIG_INVALID', `invalid config: /connectors/${i}/id: duplicate connector id "${connector.id}"`);
+    connectors.add(connector.id);
+  }
   const forms = new Set<string>();
   for (const [i, form] of withEnv.forms.entries()) {
     if (forms.has(form.id)) throw new HubError('CONFIG_INVALID', `invalid config: /forms/${i}/id: duplicate form id "${form.id}"`);

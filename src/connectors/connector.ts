@@ -1,0 +1,83 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { TSchema, Static } from 'typebox';
+import type { Logger } from 'pino';
+import type { MappingDocument } from '../mappings/mapping.schema.js';
+import type { HttpClient } from './http-client.js';
+
+/** An inbound webhook call as the connector sees it: the exact bytes, for signatures, and the parsed body. */
+export type WebhookRequest = {
+  method: string;
+  /** The URL the provider called: the connector's configured public URL when set, else as received. */
+  url: string;
+  headers: IncomingHttpHeaders;
+  query: Record<string, string | string[] | undefined>;
+  rawBody: Buffer;
+  /** JSON or urlencoded body, parsed; undefined when empty. */
+  body: unknown;
+};
+
+/** One provider event taken from a delivery, with the provider's id for it (the idempotency key). */
+export type WebhookEvent = { id: string; payload: unknown };
+
+export type WebhookReply = { status: number; contentType?: string; body?: string };
+
+export type WebhookAcceptance = { events: WebhookEvent[]; reply?: WebhookReply };
+
+/** Small per-connector key-value memory in Redis (e.g. call legs seen so far), with a time to live. */
+export type ConnectorMemory = {
+  get(key: string): Promise<unknown>;
+  set(key: string, value: unknown, ttlSeconds: number): Promise<void>;
+};
+
+export type ConnectorContext<Settings> = {
+  id: string;
+  settings: Settings;
+  log: Logger;
+  /** axios behind an opossum circuit breaker, one per endpoint name; retries with backoff, honours Retry-After. */
+  http(endpoint: string): HttpClient;
+  memory: ConnectorMemory;
+};
+
+export type PollOutcome<Checkpoint> = {
+  payloads: unknown[];
+  /** Saved only after the records of these payloads are durably queued. */
+  checkpoint: Checkpoint;
+  /** More pages are waiting: the poller calls again at once. */
+  more: boolean;
+};
+
+/**
+ * A connector type: plain data and functions. It either receives (webhook) or polls (REST), or both;
+ * its source payloads become records through a mapping (the built-in one unless the config names
+ * another).
+ */
+export type Connector<Schema extends TSchema = TSchema, Checkpoint = unknown> = {
+  type: string;
+  version: number;
+  description: string;
+  /** JSON Schema of the connector's `settings` in the config; validated at start, errors name the path. */
+  settingsSchema: Schema;
+  /** Built-in mappings; the first is the default. */
+  mappings: readonly MappingDocument[];
+  /** Checks the connection and credentials; resolves to a sentence saying what works, throws a HubError saying what does not. */
+  test?(ctx: ConnectorContext<Static<Schema>>): Promise<string>;
+  webhook?: {
+    /** Throws HubError UNAUTHORIZED when the call is not authentic. Runs before anything is parsed into events. */
+    verify(ctx: ConnectorContext<Static<Schema>>, request: WebhookRequest): void | Promise<void>;
+    /** Splits an authentic delivery into events and says what to answer the provider. */
+    accept(ctx: ConnectorContext<Static<Schema>>, request: WebhookRequest): WebhookAcceptance | Promise<WebhookAcceptance>;
+  };
+  /** Runs in a worker for each accepted event: fetches what it references, merges with what came before. Default: the event itself. */
+  prepare?(ctx: ConnectorContext<Static<Schema>>, event: WebhookEvent): Promise<unknown[]>;
+  poll?: {
+    everyMs: number;
+    /** Validates a checkpoint read back from the store; returns null when it is not one this connector wrote. */
+    readCheckpoint(value: unknown): Checkpoint | null;
+    run(ctx: ConnectorContext<Static<Schema>>, checkpoint: Checkpoint | null): Promise<PollOutcome<Checkpoint>>;
+  };
+};
+
+/** Declares a connector type; the identity function, there for type inference. */
+export function defineConnector<Schema extends TSchema, Checkpoint = unknown>(connector: Connector<Schema, Checkpoint>): Connector<Schema, Checkpoint> {
+  return connector;
+}
