@@ -6,22 +6,18 @@ import { defineConnector, type WebhookRequest } from '../connector.js';
 
 const Settings = Type.Object(
   {
-    signature: Type.Union([
-      Type.Object(
-        {
-          scheme: Type.Literal('hmac-sha256'),
-          secret: Type.String({ minLength: 16, description: 'shared secret; use ${ENV_VAR}' }),
-          header: Type.String({ default: 'x-signature', description: 'header carrying the signature' }),
-          encoding: Type.Union([Type.Literal('hex'), Type.Literal('base64')], { default: 'hex' }),
-          prefix: Type.String({ default: '', description: 'text before the digest, e.g. "sha256="' }),
-        },
-        { additionalProperties: false },
-      ),
-      Type.Object(
-        { scheme: Type.Literal('standard-webhooks'), secret: Type.String({ minLength: 16, description: 'whsec_… (base64 key)' }) },
-        { additionalProperties: false },
-      ),
-    ]),
+    signature: Type.Object(
+      {
+        scheme: Type.Union([Type.Literal('hmac-sha256'), Type.Literal('standard-webhooks')], {
+          description: 'hmac-sha256: HMAC of the raw body in a header; standard-webhooks: webhook-id/-timestamp/-signature headers',
+        }),
+        secret: Type.String({ minLength: 16, description: 'shared secret (whsec_… for standard-webhooks); use ${ENV_VAR}' }),
+        header: Type.String({ default: 'x-signature', description: 'hmac-sha256: header carrying the signature' }),
+        encoding: Type.Union([Type.Literal('hex'), Type.Literal('base64')], { default: 'hex' }),
+        prefix: Type.String({ default: '', description: 'hmac-sha256: text before the digest, e.g. "sha256="' }),
+      },
+      { additionalProperties: false },
+    ),
     eventIdPath: Type.Optional(Type.String({ description: 'dotted path of the event id in the body; default: webhook-id header, else the body hash' })),
   },
   { additionalProperties: false },
