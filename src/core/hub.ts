@@ -98,6 +98,9 @@ export async function createHub(options: HubOptions): Promise<Hub> {
           prefix: options.prefix,
         });
 
+  // The API's Redis connection queues nothing while it connects: wait, so the first request is not a 503.
+  await ingest.queue.waitUntilReady();
+
   let closing: Promise<void> | undefined;
   async function closeAll() {
     const steps: [string, () => Promise<unknown>][] = [

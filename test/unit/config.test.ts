@@ -67,6 +67,7 @@ describe('parseConfig', () => {
       auth: { keys: [] },
       pipeline: { concurrency: 16, attempts: 10, backoffMs: 1000, keepCompleted: 1000 },
       forms: [],
+      connectors: [],
       rateLimit: { publicMax: 60, windowMs: 60000 },
     });
     expect(Object.isFrozen(config.pipeline)).toBe(true);
