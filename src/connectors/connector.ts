@@ -7,7 +7,7 @@ import type { HttpClient } from './http-client.js';
 /** An inbound webhook call as the connector sees it: the exact bytes, for signatures, and the parsed body. */
 export type WebhookRequest = {
   method: string;
-  /** The URL the provider called: the connector's configured public URL when set, else as received. */
+  /** The URL as this process received it; behind a proxy it differs from what the provider called (Twilio signs that one: use a publicUrl setting). */
   url: string;
   headers: IncomingHttpHeaders;
   query: Record<string, string | string[] | undefined>;
@@ -29,12 +29,15 @@ export type ConnectorMemory = {
   set(key: string, value: unknown, ttlSeconds: number): Promise<void>;
 };
 
+/** Per-endpoint HTTP options (a connector's `timeoutMs`/`retries` settings); they apply when the endpoint's client is first made. */
+export type HttpEndpointOptions = { timeoutMs?: number; retries?: number };
+
 export type ConnectorContext<Settings> = {
   id: string;
   settings: Settings;
   log: Logger;
   /** axios behind an opossum circuit breaker, one per endpoint name; retries with backoff, honours Retry-After. */
-  http(endpoint: string): HttpClient;
+  http(endpoint: string, options?: HttpEndpointOptions): HttpClient;
   memory: ConnectorMemory;
 };
 
@@ -59,6 +62,8 @@ export type Connector<Schema extends TSchema = TSchema, Checkpoint = unknown> = 
   settingsSchema: Schema;
   /** Built-in mappings; the first is the default. */
   mappings: readonly MappingDocument[];
+  /** The config must give a `mapping` (a type that knows nothing of its payloads, e.g. the generic REST poller). */
+  mappingRequired?: boolean;
   /** Checks the connection and credentials; resolves to a sentence saying what works, throws a HubError saying what does not. */
   test?(ctx: ConnectorContext<Static<Schema>>): Promise<string>;
   webhook?: {

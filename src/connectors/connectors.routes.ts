@@ -56,9 +56,11 @@ export async function connectorRoutes(fastify: FastifyInstance, deps: { runtime:
       }
     });
     const app = scope.withTypeProvider<TypeBoxTypeProvider>();
-    app.route({
+    // Some providers append their own path to the one URL they are given (Mango Office posts to
+    // {url}/events/call, {url}/events/summary, ...), so the connector also gets what follows its id.
+    for (const url of ['/v1/webhooks/:connectorId', '/v1/webhooks/:connectorId/*']) app.route({
       method: ['GET', 'POST'],
-      url: '/v1/webhooks/:connectorId',
+      url,
       bodyLimit: WEBHOOK_BODY_LIMIT,
       config: { access: 'public' },
       schema: {

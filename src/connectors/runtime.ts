@@ -66,6 +66,9 @@ export function resolveConnectorConfigs(
       const errors = fieldErrors(validate.errors ?? [], `/connectors/${i}/settings`);
       throw new HubError('CONFIG_INVALID', `invalid config: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, { errors });
     }
+    if (connector.mappingRequired && config.mapping === undefined) {
+      throw new HubError('CONFIG_INVALID', `invalid config: /connectors/${i}/mapping: ${config.type} needs a mapping (a mapping document) to turn what it reads into records`);
+    }
     let document: MappingDocument | undefined;
     if (typeof config.mapping === 'string') {
       document = connector.mappings.find((m) => m.name === config.mapping);
@@ -131,13 +134,14 @@ export function createConnectorRuntime(deps: ConnectorRuntimeDeps) {
         id: config.id,
         settings,
         log,
-        http(endpoint) {
+        http(endpoint, options) {
           const key = `${config.id}\u0000${endpoint}`;
           let client = clients.get(key);
           if (!client) {
             client = createHttpClient({
               name: `${config.id}/${endpoint}`,
               log,
+              ...options,
               onStateChange: (state) => void deps.redis.hset(breakersKey, key, state).catch(() => undefined),
             });
             clients.set(key, client);

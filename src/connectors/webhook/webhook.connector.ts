@@ -52,7 +52,8 @@ export const webhookConnector = defineConnector({
             'webhook-id': header(request, 'webhook-id') ?? '',
             'webhook-timestamp': header(request, 'webhook-timestamp') ?? '',
             'webhook-signature': header(request, 'webhook-signature') ?? '',
-          });
+            // Only the signature is checked here; the body is parsed (and refused if not JSON) by accept().
+          }, { jsonParse: false });
           return;
         } catch (cause) {
           if (cause instanceof WebhookVerificationError) throw new HubError('UNAUTHORIZED', `webhook signature refused: ${cause.message}`, { cause });
