@@ -30,7 +30,7 @@ export type ConnectorMemory = {
 };
 
 /** Per-endpoint HTTP options (a connector's `timeoutMs`/`retries` settings); they apply when the endpoint's client is first made. */
-export type HttpEndpointOptions = { timeoutMs?: number; retries?: number };
+export type HttpEndpointOptions = { timeoutMs?: number; retries?: number; resetTimeoutMs?: number; volumeThreshold?: number };
 
 export type ConnectorContext<Settings> = {
   id: string;

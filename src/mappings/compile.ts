@@ -57,12 +57,17 @@ function compileExpr(expr: unknown): Getter {
   }
   if ('template' in e) {
     const parts = String(e['template']).split(/(\{[^}]+\})/);
-    const getters = parts.map((p) => (p.startsWith('{') && p.endsWith('}') ? pathGetter(p.slice(1, -1)) : () => p));
-    const render: Getter = (s) => {
-      const text = getters.map((g) => {
-        const v = g(s);
+    // Literal parts are kept as written (a lone space between two fields too); missing fields render as nothing.
+    const getters = parts.map((p): Getter => {
+      if (!(p.startsWith('{') && p.endsWith('}'))) return () => p;
+      const get = pathGetter(p.slice(1, -1));
+      return (s) => {
+        const v = get(s);
         return present(v) ? String(v) : '';
-      }).join('').replace(/\s+/g, ' ').trim();
+      };
+    });
+    const render: Getter = (s) => {
+      const text = getters.map((g) => g(s)).join('').replace(/\s+/g, ' ').trim();
       return text === '' ? undefined : text;
     };
     return withTransforms(render, transforms);

@@ -99,6 +99,21 @@ describe.each(STORES)('identity resolution on %s', (store) => {
     expect((await hub.request('GET', `/v1/profiles/${id}`)).json().traits.city).toBe('Москва');
   });
 
+  it('counts a sale once in totalAmount when its order, invoice and payment all arrive', async () => {
+    const sale = (channel: string, id: string, amount: number, email: string) => ({ source: 'erp', sourceId: id, kind: 'interaction', identifiers: { emails: [email] }, interaction: { channel, amount, currency: 'RUB' } });
+    await ingest([
+      sale('order', 'o-1', 1000, 'buyer1@example.com'),
+      sale('invoice', 'i-1', 1000, 'buyer1@example.com'),
+      sale('payment', 'p-1', 1000, 'buyer1@example.com'),
+      sale('order', 'o-2', 50, 'buyer2@example.com'),
+      sale('order', 'o-3', 70.5, 'buyer2@example.com'),
+    ]);
+    const settled = (await hub.request('GET', `/v1/profiles/${await profileOf('erp', 'p-1')}`)).json();
+    expect(settled.stats.totalAmount).toBe(1000);
+    const ordered = (await hub.request('GET', `/v1/profiles/${await profileOf('erp', 'o-2')}`)).json();
+    expect(ordered.stats.totalAmount).toBe(120.5);
+  });
+
   it('keeps 1000 records when the same 1000 are sent twice', async () => {
     const records = Array.from({ length: 1000 }, (_, i) => ({
       source: 'bulk',

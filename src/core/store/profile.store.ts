@@ -358,8 +358,12 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
                 count(*) FILTER (WHERE kind = 'interaction')::int AS interactions,
                 min(occurred_at) AS first_seen,
                 max(occurred_at) FILTER (WHERE kind = 'interaction') AS last_interaction,
-                sum((interaction->>'amount')::numeric) FILTER (
-                  WHERE interaction->>'channel' IN ('order', 'invoice', 'payment') AND jsonb_typeof(interaction->'amount') = 'number'
+                -- An order, its invoice and its payment are one sale told three times: count the most
+                -- settled stage the profile's sources report (payments, else invoices, else orders).
+                COALESCE(
+                  sum((interaction->>'amount')::numeric) FILTER (WHERE interaction->>'channel' = 'payment' AND jsonb_typeof(interaction->'amount') = 'number'),
+                  sum((interaction->>'amount')::numeric) FILTER (WHERE interaction->>'channel' = 'invoice' AND jsonb_typeof(interaction->'amount') = 'number'),
+                  sum((interaction->>'amount')::numeric) FILTER (WHERE interaction->>'channel' = 'order' AND jsonb_typeof(interaction->'amount') = 'number')
                 ) AS total_amount
            FROM records WHERE profile_id = $1`,
         [id],
