@@ -51,55 +51,69 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   const store = createProfileStore(db, { defaultCountry: config.identity.defaultCountry, traitPriority: config.identity.traitPriority });
   const apiRedis = createRedis(options.redisUrl, 'api');
   const workerRedis: Redis | null = options.role === 'api' ? null : createRedis(options.redisUrl, 'worker');
-  const ingest = createIngestQueue(apiRedis, { prefix: options.prefix, ...config.pipeline });
+  let parts: Awaited<ReturnType<typeof wire>>;
+  try {
+    parts = await wire();
+  } catch (err) {
+    // A bad connector setting, a route that fails to build: leave no connection open behind.
+    apiRedis.disconnect();
+    workerRedis?.disconnect();
+    throw err;
+  }
+  const { ingest, connectors, connectorWorkers, worker, app } = parts;
 
-  const connectors = createConnectorRuntime({
-    configs: config.connectors,
-    registry: options.connectorTypes ?? CONNECTOR_TYPES,
-    redis: apiRedis,
-    workerRedis,
-    prefix: options.prefix,
-    store: createConnectorStore(db),
-    ingest,
-    log,
-    attempts: config.pipeline.attempts,
-    backoffMs: config.pipeline.backoffMs,
-  });
-  const connectorWorkers = connectors.startWorkers(Math.max(1, Math.ceil(config.pipeline.concurrency / 4)));
-  if (workerRedis) await connectors.schedulePolls();
+  async function wire() {
+    const ingest = createIngestQueue(apiRedis, { prefix: options.prefix, ...config.pipeline });
 
-  const worker = workerRedis
-    ? createIngestWorker({
-        redis: workerRedis,
-        prefix: options.prefix,
-        concurrency: config.pipeline.concurrency,
-        store: options.workerStore ?? store,
-        ingest,
-        log: log.child({ component: 'ingest-worker' }),
-      })
-    : null;
+    const connectors = createConnectorRuntime({
+      configs: config.connectors,
+      registry: options.connectorTypes ?? CONNECTOR_TYPES,
+      redis: apiRedis,
+      workerRedis,
+      prefix: options.prefix,
+      store: createConnectorStore(db),
+      ingest,
+      log,
+      attempts: config.pipeline.attempts,
+      backoffMs: config.pipeline.backoffMs,
+    });
+    const connectorWorkers = connectors.startWorkers(Math.max(1, Math.ceil(config.pipeline.concurrency / 4)));
+    if (workerRedis) await connectors.schedulePolls();
 
-  const app =
-    options.role === 'worker'
-      ? null
-      : await buildApp({
-          config,
-          keys: createKeyRing(config.auth.keys, options.bootstrapKey),
-          store,
-          ingest,
-          connectors,
-          queues: [ingest.queue, ...connectors.queues],
-          checks: [
-            { name: 'redis', check: async () => void (await apiRedis.ping()) },
-            { name: 'store', check: () => store.ping() },
-          ],
-          log,
-          redis: apiRedis,
+    const worker = workerRedis
+      ? createIngestWorker({
+          redis: workerRedis,
           prefix: options.prefix,
-        });
+          concurrency: config.pipeline.concurrency,
+          store: options.workerStore ?? store,
+          ingest,
+          log: log.child({ component: 'ingest-worker' }),
+        })
+      : null;
 
-  // The API's Redis connection queues nothing while it connects: wait, so the first request is not a 503.
-  await ingest.queue.waitUntilReady();
+    const app =
+      options.role === 'worker'
+        ? null
+        : await buildApp({
+            config,
+            keys: createKeyRing(config.auth.keys, options.bootstrapKey),
+            store,
+            ingest,
+            connectors,
+            queues: [ingest.queue, ...connectors.queues],
+            checks: [
+              { name: 'redis', check: async () => void (await apiRedis.ping()) },
+              { name: 'store', check: () => store.ping() },
+            ],
+            log,
+            redis: apiRedis,
+            prefix: options.prefix,
+          });
+
+    // The API's Redis connection queues nothing while it connects: wait, so the first request is not a 503.
+    await ingest.queue.waitUntilReady();
+    return { ingest, connectors, connectorWorkers, worker, app };
+  }
 
   let closing: Promise<void> | undefined;
   async function closeAll() {

@@ -1,4 +1,4 @@
-import { pino, type Logger, type LoggerOptions } from 'pino';
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 
 /** Paths whose values never reach a log line. */
 export const REDACT_PATHS = [
@@ -13,7 +13,7 @@ export const REDACT_PATHS = [
   'config.auth',
 ];
 
-export function createLogger(options: { level?: string; pretty?: boolean; destination?: NodeJS.WritableStream } = {}): Logger {
+export function createLogger(options: { level?: string; pretty?: boolean; destination?: DestinationStream } = {}): Logger {
   const base: LoggerOptions = {
     level: options.level ?? process.env['LOG_LEVEL'] ?? 'info',
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },

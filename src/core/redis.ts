@@ -22,17 +22,37 @@ export function createRedis(url: string, purpose: 'worker' | 'api'): Redis {
   return redis;
 }
 
-export async function pingRedis(url: string, timeoutMs = 1500): Promise<boolean> {
+export type RedisProbe = { ok: true } | { ok: false; /** a server answered, but refused us */ answered: boolean; error: string };
+
+/**
+ * Connects once and PINGs. Tells "nothing answers" (connection refused, timeout) apart from "a
+ * Redis answers and refuses" (wrong or missing password, ...): only the former may be replaced.
+ */
+export async function probeRedis(url: string, timeoutMs = 1500): Promise<RedisProbe> {
   const probe = new Redis(url, { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
-  probe.on('error', () => undefined);
+  // A refusal during the handshake (NOAUTH, WRONGPASS) arrives as an 'error' event; connect() then only says "Connection is closed".
+  let refusal: Error | undefined;
+  probe.on('error', (err: Error) => {
+    if (err.name === 'ReplyError') refusal ??= err;
+  });
   try {
     await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
+    const pong = await probe.ping();
+    return pong === 'PONG' ? { ok: true } : { ok: false, answered: true, error: `PING answered ${String(pong)}` };
+  } catch (err) {
+    const refused = refusal ?? ((err as Error).name === 'ReplyError' ? (err as Error) : undefined);
+    if (refused) {
+      const hint = /AUTH|WRONGPASS/.test(refused.message) ? ' (put the password in the URL: redis://:PASSWORD@host:port, or redis://USER:PASSWORD@host:port)' : '';
+      return { ok: false, answered: true, error: `${refused.message}${hint}` };
+    }
+    return { ok: false, answered: false, error: (err as Error).message };
   } finally {
     probe.disconnect();
   }
+}
+
+export async function pingRedis(url: string, timeoutMs = 1500): Promise<boolean> {
+  return (await probeRedis(url, timeoutMs)).ok;
 }
 
 async function freePort(): Promise<number> {
@@ -59,7 +79,7 @@ export async function startPrivateRedis(dir: string, log: Logger): Promise<Priva
   let child: ChildProcess;
   try {
     child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', '', '--daemonize', 'no'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
   } catch (cause) {
     throw new HubError('STARTUP', 'cannot start redis-server', { cause });
@@ -71,12 +91,20 @@ export async function startPrivateRedis(dir: string, log: Logger): Promise<Priva
   await spawned.catch((cause: unknown) => {
     throw new HubError('STARTUP', `cannot start redis-server: ${(cause as Error).message}`, { cause });
   });
+  // Read all it writes (a full pipe would stall it) and keep the end, to say why it failed.
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString('utf8')).slice(-2000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
   const url = `redis://127.0.0.1:${port}`;
   const deadline = Date.now() + 10_000;
   while (!(await pingRedis(url, 500))) {
     if (Date.now() > deadline || child.exitCode !== null) {
       child.kill('SIGKILL');
-      throw new HubError('STARTUP', `private redis-server did not answer on port ${port}`);
+      const said = output.trim().split('\n').at(-1)?.trim();
+      throw new HubError('STARTUP', `private redis-server did not answer on port ${port}${said ? `; it said: ${said}` : ''}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }

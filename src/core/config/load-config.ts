@@ -80,7 +80,7 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   }
   let document: unknown;
   try {
-    document = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+    document = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text, { prettyErrors: false });
   } catch (cause) {
     throw new HubError('CONFIG_INVALID', `config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(cause as Error).message}`, { cause });
   }
