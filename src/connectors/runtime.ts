@@ -24,6 +24,7 @@ export const EVENTS_QUEUE = 'connector-events';
 export const POLLS_QUEUE = 'connector-polls';
 const MAX_PAGES_PER_POLL = 100;
 const POLL_LOCK_MS = 10 * 60_000;
+const BREAKER_REPORT_TTL_MS = 10 * 60_000;
 
 type EventJob = { connectorId: string; event: WebhookEvent; receivedAt: string };
 type PollJob = { connectorId: string };
@@ -142,7 +143,7 @@ export function createConnectorRuntime(deps: ConnectorRuntimeDeps) {
               name: `${config.id}/${endpoint}`,
               log,
               ...options,
-              onStateChange: (state) => void deps.redis.hset(breakersKey, key, state).catch(() => undefined),
+              onStateChange: (state) => void deps.redis.hset(breakersKey, key, `${state}@${Date.now()}`).catch(() => undefined),
             });
             clients.set(key, client);
           }
@@ -306,7 +307,14 @@ export function createConnectorRuntime(deps: ConnectorRuntimeDeps) {
     const [states, breakers] = await Promise.all([deps.store.list(), deps.redis.hgetall(breakersKey).catch(() => ({}) as Record<string, string>)]);
     return [...instances.values()].map((inst) => {
       const state = states.get(inst.id);
-      const mine = Object.entries(breakers).filter(([k]) => k.startsWith(`${inst.id}\u0000`)).map(([, v]) => v);
+      // An open breaker reports again each time it half-opens; a report older than that is from a process
+      // that stopped or a breaker nobody has called since, and no longer tells anything.
+      const fresh = Date.now() - BREAKER_REPORT_TTL_MS;
+      const mine = Object.entries(breakers)
+        .filter(([k]) => k.startsWith(`${inst.id}\u0000`))
+        .map(([, v]) => v.split('@'))
+        .filter(([, at]) => Number(at) >= fresh)
+        .map(([state]) => state);
       const breaker: BreakerState = mine.includes('open') ? 'open' : mine.includes('halfOpen') ? 'halfOpen' : 'closed';
       const errored = state?.lastErrorAt && state.lastRunAt && state.lastErrorAt >= state.lastRunAt;
       return {

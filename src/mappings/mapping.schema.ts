@@ -19,6 +19,7 @@ export const TRANSFORMS = [
   'firstName',
   'lastName',
   'nonEmpty',
+  'falseAsEmpty',
 ] as const;
 export type TransformName = (typeof TRANSFORMS)[number];
 

@@ -101,5 +101,8 @@ export function applyTransform(step: TransformStep, value: unknown): unknown {
       return splitName(value).last;
     case 'nonEmpty':
       return isEmpty(value) ? undefined : value;
+    case 'falseAsEmpty':
+      // Odoo's ORM answers false, not null, for an empty text, date or relation field.
+      return value === false ? undefined : value;
   }
 }

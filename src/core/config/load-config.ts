@@ -80,9 +80,11 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   }
   let document: unknown;
   try {
-    document = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text, { prettyErrors: false });
+    document = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
   } catch (cause) {
-    throw new HubError('CONFIG_INVALID', `config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(cause as Error).message}`, { cause });
+    // The YAML parser appends a multi-line excerpt; its first line already names the line and column.
+    const reason = (cause as Error).message.split('\n', 1)[0]?.replace(/:$/, '');
+    throw new HubError('CONFIG_INVALID', `config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${reason}`, { cause });
   }
   return parseConfig(document, env);
 }
