@@ -55,7 +55,8 @@ export async function pingRedis(url: string, timeoutMs = 1500): Promise<boolean>
   return (await probeRedis(url, timeoutMs)).ok;
 }
 
-async function freePort(): Promise<number> {
+/** A loopback port nothing listens on at the time of asking. */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root: the hub runs from here, as `npm start` does. */
@@ -163,15 +162,4 @@ export async function outcome(hub: HubProcess, timeoutMs = 30_000): Promise<Exit
   return { ...exit, stdout: hub.stdout, stderr: hub.stderr };
 }
 
-/** A loopback port nothing listens on (at the time of asking). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../src/core/redis.js';

@@ -2,12 +2,11 @@ import { readFileSync } from 'node:fs';
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Connector, ConnectorContext } from '../../src/connectors/connector.js';
-import { createHttpClient, type HttpClient } from '../../src/connectors/http-client.js';
-import { resolveConnectorConfigs } from '../../src/connectors/runtime.js';
+import type { HttpClient } from '../../src/connectors/http-client.js';
+import { connectorContext } from '../support/connector-context.js';
 import { odooConnector } from '../../src/connectors/erp/odoo/odoo.connector.js';
 import { afterLater, nextSecond, readOdooCheckpoint, type OdooCheckpoint, type OdooRow } from '../../src/connectors/erp/odoo/odoo.cursor.js';
 import { odooMapping } from '../../src/connectors/erp/odoo/odoo.mapping.js';
-import { createLogger } from '../../src/core/logger.js';
 import { compileMapping } from '../../src/mappings/compile.js';
 
 const BASE = 'https://odoo.example.com';
@@ -25,25 +24,7 @@ const clients: HttpClient[] = [];
 
 /** Settings as the hub would hold them (validated, defaults filled in) and a context like the runtime's. */
 function setup(settings: Settings): { ctx: ConnectorContext<unknown>; connector: Connector } {
-  const [resolved] = resolveConnectorConfigs([{ id: 'odoo', type: 'odoo', enabled: true, settings }], new Map([['odoo', odooConnector as Connector]]));
-  const log = createLogger({ level: 'silent' });
-  const own = new Map<string, HttpClient>();
-  const ctx: ConnectorContext<unknown> = {
-    id: 'odoo',
-    settings: resolved!.settings,
-    log,
-    http(endpoint, options) {
-      let client = own.get(endpoint);
-      if (!client) {
-        client = createHttpClient({ name: `odoo/${endpoint}`, log, ...options, backoffMs: 5 });
-        own.set(endpoint, client);
-        clients.push(client);
-      }
-      return client;
-    },
-    memory: { get: async () => undefined, set: async () => undefined },
-  };
-  return { ctx, connector: odooConnector as Connector };
+  return { ctx: connectorContext(odooConnector as Connector, { id: 'odoo', settings }, clients), connector: odooConnector as Connector };
 }
 
 /** Polls like the runtime does: page after page while `more`, the checkpoint carried along. */

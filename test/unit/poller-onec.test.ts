@@ -2,12 +2,11 @@ import { readFileSync } from 'node:fs';
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Connector, ConnectorContext } from '../../src/connectors/connector.js';
-import { createHttpClient, type HttpClient } from '../../src/connectors/http-client.js';
-import { resolveConnectorConfigs } from '../../src/connectors/runtime.js';
+import type { HttpClient } from '../../src/connectors/http-client.js';
+import { connectorContext } from '../support/connector-context.js';
 import { onecConnector } from '../../src/connectors/erp/onec/onec.connector.js';
 import { onecMapping } from '../../src/connectors/erp/onec/onec.mapping.js';
 import { contactInfo, documentsStep, odataErrorDetail, readOnecCheckpoint, resourceUrl } from '../../src/connectors/erp/onec/onec.scan.js';
-import { createLogger } from '../../src/core/logger.js';
 import { compileMapping } from '../../src/mappings/compile.js';
 
 const ORIGIN = 'http://1c.example.local';
@@ -26,25 +25,7 @@ const item = (() => {
 const clients: HttpClient[] = [];
 
 function setup(settings: Record<string, unknown>): { ctx: ConnectorContext<unknown>; connector: Connector } {
-  const [resolved] = resolveConnectorConfigs([{ id: 'onec', type: '1c-odata', enabled: true, settings }], new Map([['1c-odata', onecConnector as Connector]]));
-  const log = createLogger({ level: 'silent' });
-  const own = new Map<string, HttpClient>();
-  const ctx: ConnectorContext<unknown> = {
-    id: 'onec',
-    settings: resolved!.settings,
-    log,
-    http(endpoint, options) {
-      let client = own.get(endpoint);
-      if (!client) {
-        client = createHttpClient({ name: `onec/${endpoint}`, log, ...options, backoffMs: 5 });
-        own.set(endpoint, client);
-        clients.push(client);
-      }
-      return client;
-    },
-    memory: { get: async () => undefined, set: async () => undefined },
-  };
-  return { ctx, connector: onecConnector as Connector };
+  return { ctx: connectorContext(onecConnector as Connector, { id: 'onec', settings }, clients), connector: onecConnector as Connector };
 }
 
 async function pollAll(connector: Connector, ctx: ConnectorContext<unknown>, start: unknown) {

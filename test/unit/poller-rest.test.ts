@@ -3,13 +3,13 @@ import nock from 'nock';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Connector, ConnectorContext } from '../../src/connectors/connector.js';
-import { createHttpClient, type HttpClient } from '../../src/connectors/http-client.js';
+import type { HttpClient } from '../../src/connectors/http-client.js';
+import { connectorContext } from '../support/connector-context.js';
 import { resolveConnectorConfigs } from '../../src/connectors/runtime.js';
 import { restPollerConnector } from '../../src/connectors/rest-poller/rest-poller.connector.js';
 import { CONNECTOR_TYPES } from '../../src/connectors/registry.js';
 import { linkNext, readRestCheckpoint, selectItems } from '../../src/connectors/rest-poller/rest-poller.paging.js';
 import { parseConfig } from '../../src/core/config/load-config.js';
-import { createLogger } from '../../src/core/logger.js';
 import type { MappingDocument } from '../../src/mappings/mapping.schema.js';
 
 const API = 'https://api.example.com';
@@ -18,25 +18,7 @@ const registry = new Map([['rest-poller', restPollerConnector as Connector]]);
 const clients: HttpClient[] = [];
 
 function setup(settings: Record<string, unknown>): { ctx: ConnectorContext<unknown>; connector: Connector } {
-  const [resolved] = resolveConnectorConfigs([{ id: 'rest', type: 'rest-poller', enabled: true, settings, mapping }], registry);
-  const log = createLogger({ level: 'silent' });
-  const own = new Map<string, HttpClient>();
-  const ctx: ConnectorContext<unknown> = {
-    id: 'rest',
-    settings: resolved!.settings,
-    log,
-    http(endpoint, options) {
-      let client = own.get(endpoint);
-      if (!client) {
-        client = createHttpClient({ name: `rest/${endpoint}`, log, ...options, backoffMs: 5 });
-        own.set(endpoint, client);
-        clients.push(client);
-      }
-      return client;
-    },
-    memory: { get: async () => undefined, set: async () => undefined },
-  };
-  return { ctx, connector: restPollerConnector as Connector };
+  return { ctx: connectorContext(restPollerConnector as Connector, { id: 'rest', settings, mapping }, clients), connector: restPollerConnector as Connector };
 }
 
 async function pollAll(connector: Connector, ctx: ConnectorContext<unknown>, start: unknown) {
