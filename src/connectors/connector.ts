@@ -41,12 +41,27 @@ export type ConnectorContext<Settings> = {
   memory: ConnectorMemory;
 };
 
+/** Something a poll read but cannot turn into a payload (an unparsable email): it goes to the failed set of connector events with its error. */
+export type PollFailure = { id: string; error: string; payload: unknown };
+
 export type PollOutcome<Checkpoint> = {
   payloads: unknown[];
   /** Saved only after the records of these payloads are durably queued. */
   checkpoint: Checkpoint;
   /** More pages are waiting: the poller calls again at once. */
   more: boolean;
+  /** Queued as failed connector events (the id dedupes, like an event id) before the checkpoint moves past them. */
+  failures?: PollFailure[];
+};
+
+/** What the runtime tells a poll about the job it runs in; a poll that waits for news (IMAP IDLE) needs it. */
+export type PollRun = {
+  /** Aborted when this process stops its poll worker: a waiting poll returns at once. */
+  signal: AbortSignal;
+  /** When this poll job started (ms since epoch); the same for every page of the job. */
+  startedAt: number;
+  /** How often the connector is polled: a poll may wait until about startedAt + everyMs. */
+  everyMs: number;
 };
 
 /**
@@ -78,7 +93,7 @@ export type Connector<Schema extends TSchema = TSchema, Checkpoint = unknown> = 
     everyMs: number;
     /** Validates a checkpoint read back from the store; returns null when it is not one this connector wrote. */
     readCheckpoint(value: unknown): Checkpoint | null;
-    run(ctx: ConnectorContext<Static<Schema>>, checkpoint: Checkpoint | null): Promise<PollOutcome<Checkpoint>>;
+    run(ctx: ConnectorContext<Static<Schema>>, checkpoint: Checkpoint | null, run?: PollRun): Promise<PollOutcome<Checkpoint>>;
   };
 };
 

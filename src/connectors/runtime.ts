@@ -12,7 +12,7 @@ import { fieldErrors } from '../core/api/problem.js';
 import { validateRecordsBody } from '../core/record.validate.js';
 import { compileMapping, type CompiledMapping, type MappingResult } from '../mappings/compile.js';
 import type { MappingDocument } from '../mappings/mapping.schema.js';
-import type { Connector, ConnectorContext, WebhookEvent, WebhookReply, WebhookRequest } from './connector.js';
+import type { Connector, ConnectorContext, PollFailure, WebhookEvent, WebhookReply, WebhookRequest } from './connector.js';
 import type { ConnectorStore } from './connector.store.js';
 import { createHttpClient, type BreakerState, type HttpClient } from './http-client.js';
 
@@ -26,7 +26,8 @@ const MAX_PAGES_PER_POLL = 100;
 const POLL_LOCK_MS = 10 * 60_000;
 const BREAKER_REPORT_TTL_MS = 10 * 60_000;
 
-type EventJob = { connectorId: string; event: WebhookEvent; receivedAt: string };
+/** `failure`: something a poll could not read (PollOutcome.failures); the job fails at once with it, to sit in the failed set. */
+type EventJob = { connectorId: string; event: WebhookEvent; receivedAt: string; failure?: string };
 type PollJob = { connectorId: string };
 
 export type ConnectorInstance = {
@@ -205,6 +206,7 @@ export function createConnectorRuntime(deps: ConnectorRuntimeDeps) {
   async function processEvent(job: Job<EventJob>): Promise<{ records: number }> {
     const inst = instance(job.data.connectorId);
     try {
+      if (job.data.failure !== undefined) throw new HubError('VALIDATION', job.data.failure);
       const payloads = inst.connector.prepare ? await inst.connector.prepare(inst.context, job.data.event) : [job.data.event.payload];
       const records = mapAll(inst, payloads);
       if (records.length > 0) await deps.ingest.enqueue(stamp(records));
@@ -223,6 +225,17 @@ export function createConnectorRuntime(deps: ConnectorRuntimeDeps) {
   }
 
   const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+  // Aborted when the poll worker starts closing: a poll waiting for news (IMAP IDLE) returns at once.
+  const stopping = new AbortController();
+
+  async function queueFailures(inst: ConnectorInstance, failures: PollFailure[]): Promise<void> {
+    const receivedAt = new Date().toISOString();
+    try {
+      await events.addBulk(failures.map((f) => ({ name: inst.connector.type, data: { connectorId: inst.id, event: { id: f.id, payload: f.payload }, receivedAt, failure: f.error }, opts: { ...jobOptions, attempts: 1, jobId: jobIdFor(inst.id, f.id) } })));
+    } catch (cause) {
+      throw new HubError('QUEUE_UNAVAILABLE', 'the queue (Redis) is not reachable; the poll stops here and reads the same items again next time', { cause });
+    }
+  }
 
   /** One poll of one connector, page after page; at most one at a time per connector across the cluster. */
   async function processPoll(job: Job<PollJob>): Promise<{ pages: number; records: number } | { skipped: string }> {
@@ -235,17 +248,19 @@ export function createConnectorRuntime(deps: ConnectorRuntimeDeps) {
     if ((await redis.set(lockKey, token, 'PX', POLL_LOCK_MS, 'NX')) !== 'OK') return { skipped: 'another worker is polling this connector' };
     let pages = 0;
     let total = 0;
+    const run = { signal: stopping.signal, startedAt: Date.now(), everyMs: inst.pollEveryMs ?? poll.everyMs };
     try {
       const state = await deps.store.get(inst.id);
       let checkpoint = state?.checkpoint === undefined || state.checkpoint === null ? null : poll.readCheckpoint(state.checkpoint);
       if (state?.checkpoint && checkpoint === null) inst.context.log.warn({ checkpoint: state.checkpoint }, 'stored checkpoint is not valid for this connector; starting over');
       for (;;) {
-        const outcome = await poll.run(inst.context, checkpoint);
+        const outcome = await poll.run(inst.context, checkpoint, run);
         const records = mapAll(inst, outcome.payloads);
         if (records.length > 0) await deps.ingest.enqueue(stamp(records));
+        if (outcome.failures?.length) await queueFailures(inst, outcome.failures);
         // Only now, with the records durable in Redis, may the checkpoint move past them.
         await deps.store.saveCheckpoint(inst.id, outcome.checkpoint);
-        await deps.store.count(inst.id, { received: outcome.payloads.length, processed: records.length });
+        await deps.store.count(inst.id, { received: outcome.payloads.length + (outcome.failures?.length ?? 0), processed: records.length });
         checkpoint = outcome.checkpoint;
         pages += 1;
         total += records.length;
@@ -266,7 +281,10 @@ export function createConnectorRuntime(deps: ConnectorRuntimeDeps) {
   function startWorkers(concurrency: number): Worker[] {
     if (!deps.workerRedis) return [];
     const eventWorker = new Worker<EventJob>(EVENTS_QUEUE, processEvent, { connection: deps.workerRedis, prefix: deps.prefix, concurrency });
-    const pollWorker = new Worker<PollJob>(POLLS_QUEUE, processPoll, { connection: deps.workerRedis, prefix: deps.prefix, concurrency: Math.max(1, Math.min(concurrency, instances.size)) });
+    // A poll may hold its slot for its whole interval (IMAP IDLE), and the poll lock allows one per connector anyway: a slot per poller.
+    const pollers = [...instances.values()].filter((i) => i.pollEveryMs !== null).length;
+    const pollWorker = new Worker<PollJob>(POLLS_QUEUE, processPoll, { connection: deps.workerRedis, prefix: deps.prefix, concurrency: Math.max(1, Math.min(concurrency, instances.size), pollers) });
+    pollWorker.on('closing', () => stopping.abort());
     for (const w of [eventWorker, pollWorker]) {
       w.on('failed', (job, err) => deps.log.warn({ err, jobId: job?.id, queue: w.name, connectorId: job?.data.connectorId }, 'connector job failed'));
       w.on('error', (err) => deps.log.error({ err, queue: w.name }, 'connector worker error'));

@@ -85,6 +85,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
           redis: workerRedis,
           prefix: options.prefix,
           concurrency: config.pipeline.concurrency,
+          transactionSize: config.pipeline.transactionSize,
           store: options.workerStore ?? store,
           ingest,
           log: log.child({ component: 'ingest-worker' }),

@@ -65,7 +65,7 @@ describe('parseConfig', () => {
     expect(config).toEqual({
       identity: { defaultCountry: 'RU', traitPriority: {} },
       auth: { keys: [] },
-      pipeline: { concurrency: 16, attempts: 10, backoffMs: 1000, keepCompleted: 1000 },
+      pipeline: { concurrency: 16, transactionSize: 1000, attempts: 10, backoffMs: 1000, keepCompleted: 1000 },
       forms: [],
       connectors: [],
       rateLimit: { publicMax: 60, windowMs: 60000 },

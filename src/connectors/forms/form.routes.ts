@@ -10,6 +10,7 @@ import { HubError } from '../../core/errors.js';
 import { validateRecordsBody } from '../../core/record.validate.js';
 import type { IngestQueue } from '../../core/pipeline/ingest.queue.js';
 import { formSubmissionToRecord, isBot, type FormFields } from './form.mapping.js';
+import { embedScript } from './embed.js';
 
 export type FormRoutesDeps = {
   forms: readonly FormConfig[];
@@ -145,14 +146,42 @@ export async function formRoutes(fastify: FastifyInstance, deps: FormRoutesDeps)
           if (!isBot(form, fields)) {
             const submissionId = request.headers['idempotency-key'] ?? randomUUID();
             // The same check as POST /v1/records: a field too long for the record is the visitor's 400, not a failed job later.
-            const checked = validateRecordsBody(formSubmissionToRecord(form, fields, submissionId));
+            const receivedAt = new Date().toISOString();
+            const checked = validateRecordsBody(formSubmissionToRecord(form, fields, submissionId, receivedAt));
             if ('error' in checked) throw checked.error;
-            await deps.ingest.enqueue(checked.value.map((record) => ({ ...record, receivedAt: new Date().toISOString() })));
+            await deps.ingest.enqueue(checked.value.map((record) => ({ ...record, receivedAt })));
           } else {
             request.log.info({ formId: form.id }, 'honeypot filled: submission dropped');
           }
           if (form.redirect) return reply.code(303).header('location', form.redirect).send();
           return reply.code(202).send({ accepted: 1 });
+        },
+      );
+
+      app.get(
+        '/:formId/embed.js',
+        {
+          config: { access: 'public' },
+          schema: {
+            tags: ['inbound'],
+            summary: 'The embed snippet of a form: pasted under a site’s own form, it copies each submission here',
+            description:
+              'Plain JavaScript, no dependencies. It posts the form’s fields (multipart, with an Idempotency-Key) to `POST /v1/forms/{formId}` in the background with keepalive, adds the form’s honeypot field if the form has none, and leaves the site’s own submit alone. The site’s origin must be in the form’s `corsOrigins`.',
+            params: Type.Object({ formId: Type.String({ maxLength: 100 }) }),
+            produces: ['application/javascript'],
+            response: { 404: Type.Ref('Problem') },
+          },
+        },
+        async (request, reply) => {
+          const form = formOf(request);
+          if (!form) throw new HubError('NOT_FOUND', `no form "${request.params.formId}" is configured`);
+          if (form.corsOrigins.length === 0) request.log.warn({ formId: form.id }, 'embed.js served for a form without corsOrigins: browsers will refuse its posts');
+          return reply
+            .type('application/javascript; charset=utf-8')
+            // Short: a change of honeypot in the config reaches the sites within minutes.
+            .header('cache-control', 'public, max-age=300')
+            .header('x-content-type-options', 'nosniff')
+            .send(embedScript(form));
         },
       );
     },

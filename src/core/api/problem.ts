@@ -26,7 +26,11 @@ export function fieldErrors(errors: readonly AjvLikeError[], prefix = ''): Field
   return errors.map((e) => {
     const path = `${prefix}${e.instancePath ?? ''}` || '/';
     if (e.keyword === 'additionalProperties') return { path, message: `unknown property "${String(e.params?.['additionalProperty'])}"` };
-    if (e.keyword === 'required') return { path, message: `missing property "${String(e.params?.['missingProperty'])}"` };
+    if (e.keyword === 'required') {
+      // ajv names one missing property; TypeBox's own checker lists them.
+      const missing = e.params?.['missingProperty'] ?? (e.params?.['requiredProperties'] as unknown[] | undefined)?.join('", "');
+      return { path, message: `missing property "${String(missing)}"` };
+    }
     return { path, message: e.message ?? 'is invalid' };
   });
 }

@@ -5,7 +5,7 @@ export const Scope = Type.Union([Type.Literal('ingest'), Type.Literal('read'), T
 export type Scope = Static<typeof Scope>;
 export const ALL_SCOPES: readonly Scope[] = ['ingest', 'read', 'write', 'admin'];
 
-const SourceName = Type.String({ pattern: '^[a-z0-9][a-z0-9._:-]*$', maxLength: 100 });
+export const SourceName = Type.String({ pattern: '^[a-z0-9][a-z0-9._:-]*$', maxLength: 100 });
 
 export const ApiKeyConfig = Type.Object(
   {
@@ -19,12 +19,26 @@ export const ApiKeyConfig = Type.Object(
 /** Where a form field goes: an identifier, an interaction field, or (any other name) a trait. */
 export const FormFieldTarget = Type.String({ minLength: 1, description: 'email | phone | externalId | subject | body | any trait name' });
 
+/**
+ * The personal data processing consent a form asks for (Russian sites must have it: 152-FZ art. 9).
+ * Without it a submission is still stored as an interaction, but adds no traits to the profile.
+ */
+export const ConsentConfig = Type.Object(
+  {
+    field: Type.String({ minLength: 1, description: 'the consent checkbox: its field name (form services: also its ref, id or label)' }),
+    policy: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: 'the consent text the visitor agreed to: its URL or version, kept with the consent' })),
+  },
+  { additionalProperties: false },
+);
+export type ConsentConfig = Static<typeof ConsentConfig>;
+
 export const FormConfig = Type.Object(
   {
     id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,100}$' }),
     source: Type.Optional(SourceName),
     fields: Type.Record(Type.String(), FormFieldTarget, { default: {} }),
     honeypot: Type.Optional(Type.String({ minLength: 1 })),
+    consent: Type.Optional(ConsentConfig),
     redirect: Type.Optional(Type.String({ format: 'uri' })),
     corsOrigins: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
   },
@@ -64,6 +78,7 @@ export const HubConfigSchema = Type.Object(
     pipeline: Type.Object(
       {
         concurrency: Type.Integer({ minimum: 1, maximum: 256, default: 16 }),
+        transactionSize: Type.Integer({ minimum: 1, maximum: 1000, default: 1000, description: 'records resolved per database transaction' }),
         attempts: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
         backoffMs: Type.Integer({ minimum: 10, default: 1000 }),
         keepCompleted: Type.Integer({ minimum: 0, default: 1000, description: 'completed jobs kept for the dashboard' }),

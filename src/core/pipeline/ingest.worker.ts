@@ -2,6 +2,7 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ProfileStore } from '../store/profile.store.js';
+import type { ReceivedRecord } from '../record.schema.js';
 import { INGEST_QUEUE, type IngestJobData, type IngestQueue } from './ingest.queue.js';
 import { isHubError } from '../errors.js';
 import { isTransient } from './transient.js';
@@ -10,6 +11,8 @@ export type IngestWorkerDeps = {
   redis: Redis;
   prefix: string;
   concurrency: number;
+  /** Records per database transaction. */
+  transactionSize: number;
   store: Pick<ProfileStore, 'resolveBatch'>;
   ingest: IngestQueue;
   log: Logger;
@@ -20,17 +23,9 @@ export type IngestWorkerDeps = {
  * outage), each record is tried alone and the ones that still fail are queued on their own, so
  * one bad record retries and ends in the failed set alone while the rest flow on.
  */
-export function createIngestProcessor(deps: Pick<IngestWorkerDeps, 'store' | 'ingest' | 'log'>) {
-  return async function processIngest(job: Job<IngestJobData>): Promise<{ stored: number; isolated: number }> {
-    const { records } = job.data;
-    try {
-      await deps.store.resolveBatch(records);
-      await deps.ingest.release(records, job.id ?? '');
-      return { stored: records.length, isolated: 0 };
-    } catch (err) {
-      if (records.length === 1 || isTransient(err)) throw asJobError(err);
-      deps.log.warn({ err, jobId: job.id, records: records.length }, 'batch failed; resolving its records one by one');
-    }
+export function createIngestProcessor(deps: Pick<IngestWorkerDeps, 'store' | 'ingest' | 'log' | 'transactionSize'>) {
+  /** Resolves records alone; those that still fail are queued on their own. Returns how many were. */
+  async function isolate(records: ReceivedRecord[]): Promise<number> {
     let isolated = 0;
     for (const record of records) {
       try {
@@ -39,6 +34,25 @@ export function createIngestProcessor(deps: Pick<IngestWorkerDeps, 'store' | 'in
         if (isTransient(err)) throw asJobError(err);
         await deps.ingest.enqueueAlone(record);
         isolated += 1;
+      }
+    }
+    return isolated;
+  }
+
+  return async function processIngest(job: Job<IngestJobData>): Promise<{ stored: number; isolated: number }> {
+    const { records } = job.data;
+    let isolated = 0;
+    // A client's batch is resolved in transactions of transactionSize records: a short transaction
+    // holds its identifier locks briefly, so concurrent batches that share a person wait less.
+    // A chunk that commits and a later one that fails: the job's retry rewrites the first unchanged.
+    for (let start = 0; start < records.length; start += deps.transactionSize) {
+      const chunk = records.slice(start, start + deps.transactionSize);
+      try {
+        await deps.store.resolveBatch(chunk);
+      } catch (err) {
+        if (records.length === 1 || isTransient(err)) throw asJobError(err);
+        deps.log.warn({ err, jobId: job.id, records: chunk.length }, 'batch failed; resolving its records one by one');
+        isolated += await isolate(chunk);
       }
     }
     await deps.ingest.release(records, job.id ?? '');

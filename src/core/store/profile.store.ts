@@ -166,7 +166,7 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
   /**
    * Stores a batch of records in one transaction and links each to its profile: records that share
    * an identifier end in one profile, and a record that links several profiles merges them into the
-   * oldest. Serialized on the identifiers involved (advisory locks in sorted order), so many workers
+   * oldest. Serialized on the identifiers involved (row locks on their keys, in sorted order), so many workers
    * may resolve at once. A version older than the stored one changes nothing.
    */
   async function resolveBatch(input: ReceivedRecord[], actor = 'pipeline'): Promise<ResolvedRecord[]> {
@@ -176,7 +176,14 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
       const locks = [
         ...new Set([...prepared.map((r) => lockKey(`r\u0000${r.key}`)), ...prepared.flatMap((r) => r.ids.map((i) => lockKey(`i\u0000${i.type}\u0000${i.value}`)))]),
       ].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
-      await tx.query('SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT jsonb_array_elements_text($1::jsonb)::bigint AS k ORDER BY 1) s', [JSON.stringify(locks)]);
+      // Insert-or-lock every key in sorted order in one statement: ON CONFLICT DO UPDATE locks the
+      // existing row even when its WHERE is false (so nothing is written), and a key another
+      // transaction is inserting makes this one wait for it, in the same order everywhere.
+      await tx.query(
+        `INSERT INTO identity_locks (key) SELECT k FROM (SELECT jsonb_array_elements_text($1::jsonb)::bigint AS k) s ORDER BY k
+         ON CONFLICT (key) DO UPDATE SET key = excluded.key WHERE false`,
+        [JSON.stringify(locks)],
+      );
 
       const { existing, linked, profiles } = await lockProfiles(tx, prepared);
       const existingByKey = new Map(existing.map((e) => [recordKey(e.source, e.source_id), e]));
@@ -227,10 +234,15 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
           `UPDATE records SET profile_id = m.survivor FROM jsonb_to_recordset($1::jsonb) AS m(survivor uuid, merged uuid) WHERE records.profile_id = m.merged`,
           [m],
         );
+        // Two statements, each with its own index, rather than one OR that the planner can only scan for.
         await tx.query(
           `UPDATE profiles SET merged_into = m.survivor, updated_at = now()
-             FROM jsonb_to_recordset($1::jsonb) AS m(survivor uuid, merged uuid)
-            WHERE profiles.id = m.merged OR profiles.merged_into = m.merged`,
+             FROM jsonb_to_recordset($1::jsonb) AS m(survivor uuid, merged uuid) WHERE profiles.id = m.merged`,
+          [m],
+        );
+        await tx.query(
+          `UPDATE profiles SET merged_into = m.survivor
+             FROM jsonb_to_recordset($1::jsonb) AS m(survivor uuid, merged uuid) WHERE profiles.merged_into = m.merged`,
           [m],
         );
         await tx.query(
@@ -260,7 +272,7 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
     }));
     await tx.query(
       `INSERT INTO records (source, source_id, kind, profile_id, occurred_at, received_at, processed_at, identifiers, traits, interaction)
-       SELECT source, source_id, kind, profile_id, occurred_at, received_at, now(), identifiers, traits, interaction
+       SELECT source, source_id, kind, profile_id, occurred_at, received_at, clock_timestamp(), identifiers, traits, interaction
          FROM jsonb_to_recordset($1::jsonb) AS x(source text, source_id text, kind text, profile_id uuid, occurred_at timestamptz,
               received_at timestamptz, identifiers jsonb, traits jsonb, interaction jsonb)
        ON CONFLICT (source, source_id) DO UPDATE SET
@@ -334,56 +346,66 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
     throw new HubError('CONFLICT', `profile ${id} redirects more than ${MAX_REDIRECTS} times`);
   }
 
-  async function getProfile(id: string): Promise<ProfileView | null> {
-    const profile = (
-      await db.query<{ id: string; traits: Record<string, unknown>; trait_sources: Record<string, TraitSource>; created_at: Date; updated_at: Date }>(
-        'SELECT id, traits, trait_sources, created_at, updated_at FROM profiles WHERE id = $1 AND merged_into IS NULL',
+  /**
+   * One profile in one round trip (the read path's cost is round trips, not rows), or where a
+   * merged-away id now points.
+   */
+  async function getProfile(id: string): Promise<ProfileView | { mergedInto: string } | null> {
+    type Row = {
+      id: string;
+      merged_into: string | null;
+      traits: Record<string, unknown>;
+      trait_sources: Record<string, TraitSource>;
+      created_at: Date;
+      updated_at: Date;
+      identifiers: { type: IdentifierType; value: string; sources: string[] }[] | null;
+      records: { source: string; sourceId: string; kind: string; lastSeenAt: string }[] | null;
+      stats: { records: number; interactions: number; firstSeenAt: string | null; lastInteractionAt: string | null; totalAmount: number | null } | null;
+    };
+    const row = (
+      await db.query<Row>(
+        `SELECT p.id, p.merged_into, p.traits, p.trait_sources, p.created_at, p.updated_at,
+                (SELECT json_agg(json_build_object('type', i.type, 'value', i.value, 'sources', i.sources) ORDER BY i.type, i.value)
+                   FROM (SELECT ri.type, ri.value, array_agg(DISTINCT ri.source ORDER BY ri.source) AS sources
+                           FROM records r JOIN record_identifiers ri ON ri.source = r.source AND ri.source_id = r.source_id
+                          WHERE r.profile_id = p.id GROUP BY ri.type, ri.value) i) AS identifiers,
+                (SELECT json_agg(json_build_object('source', r.source, 'sourceId', r.source_id, 'kind', r.kind, 'lastSeenAt', r.received_at)
+                                 ORDER BY r.occurred_at DESC, r.source, r.source_id)
+                   FROM (SELECT source, source_id, kind, received_at, occurred_at FROM records WHERE profile_id = p.id
+                          ORDER BY occurred_at DESC, source, source_id LIMIT 1000) r) AS records,
+                (SELECT json_build_object(
+                          'records', count(*),
+                          'interactions', count(*) FILTER (WHERE kind = 'interaction'),
+                          'firstSeenAt', min(occurred_at),
+                          'lastInteractionAt', max(occurred_at) FILTER (WHERE kind = 'interaction'),
+                          -- An order, its invoice and its payment are one sale told three times: count the most
+                          -- settled stage the profile's sources report (payments, else invoices, else orders).
+                          'totalAmount', COALESCE(
+                            sum((interaction->>'amount')::numeric) FILTER (WHERE interaction->>'channel' = 'payment' AND jsonb_typeof(interaction->'amount') = 'number'),
+                            sum((interaction->>'amount')::numeric) FILTER (WHERE interaction->>'channel' = 'invoice' AND jsonb_typeof(interaction->'amount') = 'number'),
+                            sum((interaction->>'amount')::numeric) FILTER (WHERE interaction->>'channel' = 'order' AND jsonb_typeof(interaction->'amount') = 'number')))
+                   FROM records WHERE profile_id = p.id) AS stats
+           FROM profiles p WHERE p.id = $1`,
         [id],
       )
     ).rows[0];
-    if (!profile) return null;
-    const [identifiers, records, stats] = await Promise.all([
-      db.query<{ type: IdentifierType; value: string; sources: string[] }>(
-        `SELECT ri.type, ri.value, array_agg(DISTINCT ri.source ORDER BY ri.source) AS sources
-           FROM records r JOIN record_identifiers ri ON ri.source = r.source AND ri.source_id = r.source_id
-          WHERE r.profile_id = $1 GROUP BY ri.type, ri.value ORDER BY ri.type, ri.value`,
-        [id],
-      ),
-      db.query<{ source: string; source_id: string; kind: string; received_at: Date }>(
-        'SELECT source, source_id, kind, received_at FROM records WHERE profile_id = $1 ORDER BY occurred_at DESC, source, source_id LIMIT 1000',
-        [id],
-      ),
-      db.query<{ records: number; interactions: number; first_seen: Date | null; last_interaction: Date | null; total_amount: string | null }>(
-        `SELECT count(*)::int AS records,
-                count(*) FILTER (WHERE kind = 'interaction')::int AS interactions,
-                min(occurred_at) AS first_seen,
-                max(occurred_at) FILTER (WHERE kind = 'interaction') AS last_interaction,
-                -- An order, its invoice and its payment are one sale told three times: count the most
-                -- settled stage the profile's sources report (payments, else invoices, else orders).
-                COALESCE(
-                  sum((interaction->>'amount')::numeric) FILTER (WHERE interaction->>'channel' = 'payment' AND jsonb_typeof(interaction->'amount') = 'number'),
-                  sum((interaction->>'amount')::numeric) FILTER (WHERE interaction->>'channel' = 'invoice' AND jsonb_typeof(interaction->'amount') = 'number'),
-                  sum((interaction->>'amount')::numeric) FILTER (WHERE interaction->>'channel' = 'order' AND jsonb_typeof(interaction->'amount') = 'number')
-                ) AS total_amount
-           FROM records WHERE profile_id = $1`,
-        [id],
-      ),
-    ]);
-    const s = stats.rows[0];
+    if (!row) return null;
+    if (row.merged_into !== null) return { mergedInto: row.merged_into };
+    const s = row.stats;
     return {
-      id: profile.id,
-      createdAt: iso(profile.created_at),
-      updatedAt: iso(profile.updated_at),
-      traits: profile.traits,
-      traitSources: profile.trait_sources,
-      identifiers: identifiers.rows.map((r) => ({ type: r.type, value: r.value, sources: r.sources })),
-      records: records.rows.map((r) => ({ source: r.source, sourceId: r.source_id, kind: r.kind, lastSeenAt: iso(r.received_at) })),
+      id: row.id,
+      createdAt: iso(row.created_at),
+      updatedAt: iso(row.updated_at),
+      traits: row.traits,
+      traitSources: row.trait_sources,
+      identifiers: row.identifiers ?? [],
+      records: (row.records ?? []).map((r) => ({ ...r, lastSeenAt: iso(r.lastSeenAt) })),
       stats: {
-        records: s?.records ?? 0,
-        interactions: s?.interactions ?? 0,
-        firstSeenAt: s?.first_seen ? iso(s.first_seen) : null,
-        lastInteractionAt: s?.last_interaction ? iso(s.last_interaction) : null,
-        totalAmount: s?.total_amount ? Number(s.total_amount) : 0,
+        records: Number(s?.records ?? 0),
+        interactions: Number(s?.interactions ?? 0),
+        firstSeenAt: s?.firstSeenAt ? iso(s.firstSeenAt) : null,
+        lastInteractionAt: s?.lastInteractionAt ? iso(s.lastInteractionAt) : null,
+        totalAmount: Number(s?.totalAmount ?? 0),
       },
     };
   }

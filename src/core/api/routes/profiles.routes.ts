@@ -98,11 +98,12 @@ export async function profilesRoutes(fastify: FastifyInstance, deps: ProfilesRou
       },
     },
     async (request, reply) => {
-      const id = await liveId(request.params.id, reply, '');
-      if (!id) return reply;
-      const profile = await deps.store.getProfile(id);
-      if (!profile) throw new HubError('NOT_FOUND', `no profile ${id}`);
-      return profile;
+      const found = UUID.test(request.params.id) ? await deps.store.getProfile(request.params.id) : null;
+      if (!found) throw new HubError('NOT_FOUND', `no profile ${request.params.id}`);
+      if (!('mergedInto' in found)) return found;
+      // Merges re-point older redirects, so this is the survivor; the walk is for safety only.
+      await liveId(request.params.id, reply, '');
+      return reply;
     },
   );
 
