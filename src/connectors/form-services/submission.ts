@@ -16,6 +16,13 @@ export const AnswerValueSchema = Type.Union([Type.String(), Type.Number(), Type.
 /** An answer as given: text, a number, yes/no, or the options ticked. */
 export type AnswerValue = Static<typeof AnswerValueSchema>;
 
+/** A posted field as an answer: text, numbers and string lists as they are, objects as JSON, nothing as undefined. */
+export function answerValue(raw: unknown): AnswerValue | undefined {
+  if (typeof raw === 'string' || typeof raw === 'number' || typeof raw === 'boolean') return raw;
+  if (Array.isArray(raw) && raw.every((v) => typeof v === 'string')) return raw as string[];
+  return raw === null || raw === undefined ? undefined : JSON.stringify(raw);
+}
+
 const AnswerSchema = Type.Object(
   {
     /** The stable name of the question: Typeform ref, Webflow/Tilda field name, JotForm unique name, Google Forms title. */

@@ -4,7 +4,7 @@ import { HubError } from '../../core/errors.js';
 import { defineConnector, type WebhookReply } from '../connector.js';
 import { FormServiceSettings } from './fields.js';
 import { RateLimitSettings, checkUrlSecret, mediaType, own, parseMultipart, takeRateLimit } from './intake.js';
-import { formServiceMapping, prepareSubmission, submissionEvent, type Answer, type AnswerValue, type Submission } from './submission.js';
+import { answerValue, formServiceMapping, prepareSubmission, submissionEvent, type Answer, type Submission } from './submission.js';
 
 const Settings = Type.Object(
   {
@@ -41,14 +41,7 @@ export function tildaSubmission(body: unknown, rawBody: Buffer, receivedAt: stri
   const answers: Answer[] = [];
   for (const [name, raw] of Object.entries(body)) {
     if (SYSTEM_FIELDS.has(name.toLowerCase())) continue;
-    const value: AnswerValue | undefined =
-      typeof raw === 'string' || typeof raw === 'number' || typeof raw === 'boolean'
-        ? raw
-        : Array.isArray(raw) && raw.every((v) => typeof v === 'string')
-          ? (raw as string[])
-          : raw === null || raw === undefined
-            ? undefined
-            : JSON.stringify(raw);
+    const value = answerValue(raw);
     if (value === undefined) continue;
     answers.push({ key: name, aliases: [], label: name, kind: Array.isArray(value) ? 'choice' : 'text', value });
   }

@@ -4,7 +4,7 @@ import { HubError } from '../../core/errors.js';
 import { defineConnector, type WebhookRequest } from '../connector.js';
 import { FormServiceSettings, type AnswerKind } from './fields.js';
 import { ensure, header, hmacSha256, own, safeEqual } from './intake.js';
-import { formServiceMapping, prepareSubmission, submissionEvent, type Answer, type Submission } from './submission.js';
+import { answerValue, formServiceMapping, prepareSubmission, submissionEvent, type Answer, type Submission } from './submission.js';
 
 const Settings = Type.Object(
   {
@@ -53,14 +53,7 @@ export function webflowSubmission(body: unknown, receivedAt: string): Submission
   const answers: Answer[] = [];
   for (const [name, raw] of Object.entries(payload.data)) {
     const field = schema.get(name);
-    const value =
-      typeof raw === 'string' || typeof raw === 'number' || typeof raw === 'boolean'
-        ? raw
-        : Array.isArray(raw) && raw.every((v) => typeof v === 'string')
-          ? (raw as string[])
-          : raw === null || raw === undefined
-            ? undefined
-            : JSON.stringify(raw);
+    const value = answerValue(raw);
     if (value === undefined) continue;
     answers.push({ key: name, aliases: field?.fieldElementId ? [field.fieldElementId] : [], label: name, kind: kindOf(field?.fieldType), value });
   }
