@@ -1,6 +1,10 @@
 /** The SQL surface the store needs; both PostgreSQL (pg) and embedded PGlite provide it. */
 export type Sql = {
-  query<Row = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: Row[] }>;
+  /**
+   * `name` makes PostgreSQL keep the statement prepared per connection, so a hot query is planned
+   * once, not per call; PGlite ignores it.
+   */
+  query<Row = Record<string, unknown>>(text: string, params?: unknown[], options?: { name: string }): Promise<{ rows: Row[] }>;
 };
 
 export type Db = Sql & {

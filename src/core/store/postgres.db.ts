@@ -27,9 +27,9 @@ export function createPostgresDb(options: PostgresOptions): Db {
   pool.on('error', () => undefined);
   let closing: Promise<void> | undefined;
 
-  const query: Sql['query'] = async (text, params) => {
+  const query: Sql['query'] = async (text, params, options) => {
     try {
-      return { rows: (await pool.query(text, params)).rows };
+      return { rows: (await pool.query(options ? { name: options.name, text, values: params } : { text, values: params })).rows };
     } catch (err) {
       throw classify(err);
     }

@@ -72,6 +72,11 @@ function iso(value: unknown): string {
   return value instanceof Date ? value.toISOString() : new Date(String(value)).toISOString();
 }
 
+/** A statement name per distinct query text (the filters given make the text): one name, one text. */
+function preparedName(prefix: string, where: string[]): { name: string } {
+  return { name: `${prefix}-${createHash('sha256').update(where.join(' AND ')).digest('hex').slice(0, 16)}` };
+}
+
 function encodeCursor(parts: unknown[]): string {
   return Buffer.from(JSON.stringify(parts)).toString('base64url');
 }
@@ -328,6 +333,7 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
       await db.query<{ kind: 'contact' | 'interaction'; profile_id: string; received_at: Date; processed_at: Date }>(
         'SELECT kind, profile_id, received_at, processed_at FROM records WHERE source = $1 AND source_id = $2',
         [source, sourceId],
+        { name: 'get-record' },
       )
     ).rows[0];
     if (!row) return null;
@@ -387,6 +393,7 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
                    FROM records WHERE profile_id = p.id) AS stats
            FROM profiles p WHERE p.id = $1`,
         [id],
+        { name: 'get-profile' },
       )
     ).rows[0];
     if (!row) return null;
@@ -437,6 +444,7 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
         `SELECT p.id, p.traits, p.created_at, p.updated_at FROM profiles p WHERE ${where.join(' AND ')}
           ORDER BY p.updated_at, p.id LIMIT ${param(lookup.limit + 1)}`,
         params,
+        preparedName('find-profiles', where),
       )
     ).rows;
     const page = rows.slice(0, lookup.limit);
@@ -466,6 +474,7 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
         `SELECT source, source_id, occurred_at, received_at, interaction FROM records WHERE ${where.join(' AND ')}
           ORDER BY occurred_at DESC, source DESC, source_id DESC LIMIT $${params.length}`,
         params,
+        preparedName('timeline', where),
       )
     ).rows;
     const page = rows.slice(0, filter.limit);
