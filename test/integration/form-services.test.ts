@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestHub, waitFor, type TestHub } from '../support/hub.js';
+import { startTestHub, type TestHub } from '../support/hub.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../../../shared/fixtures/${name}`, import.meta.url));
 
@@ -130,17 +130,8 @@ describe('form service connectors', () => {
   });
   afterAll(async () => hub?.close());
 
-  /** Waits until every queued connector event has run and every record it made is stored. */
-  async function settle() {
-    await waitFor(async () => {
-      const c = await hub.connectors.queues[0]!.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-      return Object.values(c).every((n) => n === 0);
-    });
-    await hub.drained();
-  }
-  async function processed(source: string, sourceId: string) {
-    await waitFor(async () => (await hub.request('GET', `/v1/records/${source}/${encodeURIComponent(sourceId)}`)).json().status === 'processed');
-  }
+  const settle = () => hub.settled();
+  const processed = (source: string, sourceId: string) => hub.processed(source, sourceId);
   async function profileBy(kind: 'email' | 'phone', value: string) {
     const found = (await hub.request('GET', `/v1/profiles?${kind}=${encodeURIComponent(value)}`)).json().data as { id: string }[];
     expect(found).toHaveLength(1);

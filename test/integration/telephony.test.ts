@@ -1,7 +1,7 @@
 import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestHub, waitFor, type TestHub } from '../support/hub.js';
+import { startTestHub, type TestHub } from '../support/hub.js';
 
 const fixtures = new URL('../../../shared/fixtures/', import.meta.url);
 const fixture = (name: string) => readFileSync(new URL(name, fixtures), 'utf8').split('\n');
@@ -54,17 +54,8 @@ describe('telephony connectors end to end', () => {
   });
   afterAll(async () => hub?.close());
 
-  /** Waits until every queued connector event has run and every record it made is stored. */
-  async function settle() {
-    await waitFor(async () => {
-      const c = await hub.connectors.queues[0]!.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-      return Object.values(c).every((n) => n === 0);
-    });
-    await hub.drained();
-  }
-  async function processed(source: string, sourceId: string) {
-    await waitFor(async () => (await hub.request('GET', `/v1/records/${source}/${encodeURIComponent(sourceId)}`)).json().status === 'processed');
-  }
+  const settle = () => hub.settled();
+  const processed = (source: string, sourceId: string) => hub.processed(source, sourceId);
   async function profilesWithPhone(phone: string): Promise<{ id: string }[]> {
     return (await hub.request('GET', `/v1/profiles?phone=${encodeURIComponent(phone)}`)).json().data;
   }

@@ -57,6 +57,10 @@ export type TestHub = Hub & {
   request(method: string, url: string, options?: { body?: unknown; key?: string | null; headers?: Record<string, string> }): Promise<LightMyRequestResponse>;
   /** Resolves once the ingest queue has nothing waiting, active or delayed. */
   drained(timeoutMs?: number): Promise<void>;
+  /** Resolves once every queued connector event has run and every record it made is stored. */
+  settled(): Promise<void>;
+  /** Resolves once the record's status is `processed`. */
+  processed(source: string, sourceId: string): Promise<void>;
   close(): Promise<void>;
 };
 
@@ -88,7 +92,7 @@ export async function startTestHub(options: TestHubOptions): Promise<TestHub> {
     log: createLogger({ level: process.env['LOG_LEVEL'] ?? 'silent' }),
     ...(options.workerStore ? { workerStore: options.workerStore } : {}),
   });
-  return {
+  const testHub: TestHub = {
     ...hub,
     prefix,
     testDb,
@@ -108,12 +112,23 @@ export async function startTestHub(options: TestHubOptions): Promise<TestHub> {
         return Object.values(c).every((n) => n === 0);
       }, timeoutMs);
     },
+    async settled() {
+      await waitFor(async () => {
+        const c = await hub.connectors.queues[0]!.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+        return Object.values(c).every((n) => n === 0);
+      });
+      await testHub.drained();
+    },
+    async processed(source, sourceId) {
+      await waitFor(async () => (await testHub.request('GET', `/v1/records/${source}/${encodeURIComponent(sourceId)}`)).json().status === 'processed');
+    },
     async close() {
       await hub.close();
       if (!options.testDb) await testDb.drop();
       await dropRedisPrefix(prefix);
     },
   };
+  return testHub;
 }
 
 export async function waitFor(check: () => Promise<boolean>, timeoutMs = 20_000, intervalMs = 50): Promise<void> {
