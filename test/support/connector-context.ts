@@ -1,3 +1,5 @@
+import nock from 'nock';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import type { Connector, ConnectorContext } from '../../src/connectors/connector.js';
 import { createHttpClient, type HttpClient } from '../../src/connectors/http-client.js';
 import { resolveConnectorConfigs } from '../../src/connectors/runtime.js';
@@ -32,4 +34,21 @@ export function connectorContext(
     },
     memory: { get: async () => undefined, set: async () => undefined },
   };
+}
+
+/**
+ * For a test file that calls connectors directly against nock: no real network while it runs,
+ * interceptors cleared after each test, and the HTTP clients it made closed at the end.
+ */
+export function offlineWithNock(clients: HttpClient[]): void {
+  beforeAll(() => {
+    nock.disableNetConnect();
+  });
+  afterEach(() => {
+    nock.cleanAll();
+  });
+  afterAll(() => {
+    for (const c of clients) c.close();
+    nock.enableNetConnect();
+  });
 }

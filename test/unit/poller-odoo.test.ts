@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import nock from 'nock';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Connector, ConnectorContext } from '../../src/connectors/connector.js';
 import type { HttpClient } from '../../src/connectors/http-client.js';
-import { connectorContext } from '../support/connector-context.js';
+import { connectorContext, offlineWithNock } from '../support/connector-context.js';
 import { odooConnector } from '../../src/connectors/erp/odoo/odoo.connector.js';
 import { afterLater, nextSecond, readOdooCheckpoint, type OdooCheckpoint, type OdooRow } from '../../src/connectors/erp/odoo/odoo.cursor.js';
 import { odooMapping } from '../../src/connectors/erp/odoo/odoo.mapping.js';
@@ -108,16 +108,7 @@ function fakeOdoo(rows: Stored[], seen: { requests: Record<string, unknown>[]; h
     });
 }
 
-beforeAll(() => {
-  nock.disableNetConnect();
-});
-afterEach(() => {
-  nock.cleanAll();
-});
-afterAll(() => {
-  for (const c of clients) c.close();
-  nock.enableNetConnect();
-});
+offlineWithNock(clients);
 
 describe('the Odoo mapping', () => {
   const mapping = compileMapping(odooMapping);

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import nock from 'nock';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Connector, ConnectorContext } from '../../src/connectors/connector.js';
 import type { HttpClient } from '../../src/connectors/http-client.js';
-import { connectorContext } from '../support/connector-context.js';
+import { connectorContext, offlineWithNock } from '../support/connector-context.js';
 import { onecConnector } from '../../src/connectors/erp/onec/onec.connector.js';
 import { onecMapping } from '../../src/connectors/erp/onec/onec.mapping.js';
 import { contactInfo, documentsStep, odataErrorDetail, readOnecCheckpoint, resourceUrl } from '../../src/connectors/erp/onec/onec.scan.js';
@@ -64,16 +64,7 @@ function fakeOneC(data: { catalog: Record<string, unknown>[]; sales: Record<stri
     });
 }
 
-beforeAll(() => {
-  nock.disableNetConnect();
-});
-afterEach(() => {
-  nock.cleanAll();
-});
-afterAll(() => {
-  for (const c of clients) c.close();
-  nock.enableNetConnect();
-});
+offlineWithNock(clients);
 
 describe('the 1C mapping', () => {
   const mapping = compileMapping(onecMapping);

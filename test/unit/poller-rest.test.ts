@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import nock from 'nock';
 import { parse as parseYaml } from 'yaml';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Connector, ConnectorContext } from '../../src/connectors/connector.js';
 import type { HttpClient } from '../../src/connectors/http-client.js';
-import { connectorContext } from '../support/connector-context.js';
+import { connectorContext, offlineWithNock } from '../support/connector-context.js';
 import { resolveConnectorConfigs } from '../../src/connectors/runtime.js';
 import { restPollerConnector } from '../../src/connectors/rest-poller/rest-poller.connector.js';
 import { CONNECTOR_TYPES } from '../../src/connectors/registry.js';
@@ -35,16 +35,7 @@ async function pollAll(connector: Connector, ctx: ConnectorContext<unknown>, sta
 
 const items = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => ({ id: from + i, email: `u${from + i}@example.com`, updated_at: `2026-01-10T10:00:${String(from + i).padStart(2, '0')}Z` }));
 
-beforeAll(() => {
-  nock.disableNetConnect();
-});
-afterEach(() => {
-  nock.cleanAll();
-});
-afterAll(() => {
-  for (const c of clients) c.close();
-  nock.enableNetConnect();
-});
+offlineWithNock(clients);
 
 describe('the generic REST poller configuration', () => {
   it('is refused at start without a mapping, naming the path', () => {
