@@ -4,6 +4,7 @@ import type { ReceivedRecord } from '../record.schema.js';
 import { recordIdentifiers, type Identifier, type IdentifierType } from '../identity/normalize.js';
 import { projectTraits, searchText, type TraitSource } from '../identity/survivorship.js';
 import { HubError } from '../errors.js';
+import { appendEvents, changedTraits, type HubEvent } from '../events/outbox.js';
 
 export type ResolveOptions = {
   defaultCountry: string;
@@ -257,7 +258,24 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
         );
       }
       if (fresh.length > 0) await writeRecords(tx, fresh, results);
-      await refreshProfiles(tx, [...new Set(results.filter((r) => !r.stale).map((r) => r.profileId))]);
+      const refreshed = await refreshProfiles(tx, [...new Set(results.filter((r) => !r.stale).map((r) => r.profileId))]);
+      const createdSet = new Set(newProfiles);
+      const profileByKey = new Map(results.map((r) => [recordKey(r.source, r.sourceId), r.profileId]));
+      const events: HubEvent[] = [
+        ...merges.map((m): HubEvent => ({ type: 'profile.merged', profileId: m.survivor, data: { survivorId: m.survivor, mergedId: m.merged, reason: 'shared identifier' } })),
+        ...refreshed.map((p): HubEvent =>
+          createdSet.has(p.id)
+            ? { type: 'profile.created', profileId: p.id, data: { traits: p.after } }
+            : { type: 'profile.updated', profileId: p.id, data: { changes: changedTraits(p.before, p.after) } },
+        ).filter((e) => e.type === 'profile.created' || Object.keys(e.data['changes'] as object).length > 0),
+        ...fresh
+          .filter((r) => r.kind === 'interaction' && !existingByKey.has(r.key))
+          .map((r): HubEvent => {
+            const profileId = profileByKey.get(r.key) ?? null;
+            return { type: 'interaction.created', profileId, data: { source: r.source, sourceId: r.sourceId, occurredAt: r.occurredAtIso, ...r.interaction } };
+          }),
+      ];
+      await appendEvents(tx, events);
       return results;
     });
   }
@@ -301,9 +319,9 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
     }
   }
 
-  /** Recomputes the trait projection of profiles whose records changed. */
-  async function refreshProfiles(tx: Sql, profileIds: string[]) {
-    if (profileIds.length === 0) return;
+  /** Recomputes the trait projection of profiles whose records changed; returns their traits before and after. */
+  async function refreshProfiles(tx: Sql, profileIds: string[]): Promise<{ id: string; before: Record<string, unknown>; after: Record<string, unknown> }[]> {
+    if (profileIds.length === 0) return [];
     const rows = (
       await tx.query<{ profile_id: string; source: string; source_id: string; traits: Record<string, unknown>; occurred_at: Date; received_at: Date }>(
         `SELECT profile_id, source, source_id, traits, occurred_at, received_at FROM records
@@ -320,12 +338,16 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
       );
       return { id, traits: projection.traits, trait_sources: projection.traitSources, search_text: searchText(projection.traits) };
     });
-    await tx.query(
+    // `old` is the row as it was before this statement: the events carry what changed.
+    const changed = await tx.query<{ id: string; before: Record<string, unknown>; after: Record<string, unknown> }>(
       `UPDATE profiles SET traits = u.traits, trait_sources = u.trait_sources, search_text = u.search_text, updated_at = now()
-         FROM jsonb_to_recordset($1::jsonb) AS u(id uuid, traits jsonb, trait_sources jsonb, search_text text)
-        WHERE profiles.id = u.id`,
+         FROM jsonb_to_recordset($1::jsonb) AS u(id uuid, traits jsonb, trait_sources jsonb, search_text text), profiles old
+        WHERE profiles.id = u.id AND old.id = u.id
+        RETURNING profiles.id, old.traits AS before, profiles.traits AS after`,
       [JSON.stringify(updates.sort((a, b) => (a.id < b.id ? -1 : 1)))],
     );
+    const byId = new Map(changed.rows.map((row) => [row.id, row]));
+    return profileIds.flatMap((id) => byId.get(id) ?? []);
   }
 
   async function getRecord(source: string, sourceId: string): Promise<StoredRecord | null> {
