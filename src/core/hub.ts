@@ -9,6 +9,7 @@ import { createRedis } from './redis.js';
 import type { Db } from './store/db.js';
 import { migrate } from './store/migrate.js';
 import { createProfileStore, type ProfileStore } from './store/profile.store.js';
+import { resolveOptions } from './identity/resolve-options.js';
 import { createIngestQueue, type IngestQueue } from './pipeline/ingest.queue.js';
 import { createIngestWorker } from './pipeline/ingest.worker.js';
 import { createConnectorRuntime, type ConnectorRuntime } from '../connectors/runtime.js';
@@ -48,7 +49,7 @@ export type Hub = {
 export async function createHub(options: HubOptions): Promise<Hub> {
   const { config, db, log } = options;
   await migrate(db);
-  const store = createProfileStore(db, { defaultCountry: config.identity.defaultCountry, traitPriority: config.identity.traitPriority });
+  const store = createProfileStore(db, resolveOptions(config.identity));
   const apiRedis = createRedis(options.redisUrl, 'api');
   const workerRedis: Redis | null = options.role === 'api' ? null : createRedis(options.redisUrl, 'worker');
   let parts: Awaited<ReturnType<typeof wire>>;

@@ -8,6 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { loadConfigFile, parseConfig } from '../../src/core/config/load-config.js';
 import { configJsonSchema } from '../../src/core/config/config-json-schema.js';
 import { HubError } from '../../src/core/errors.js';
+import { DEFAULT_BLOCKLIST, DEFAULT_MATCHING } from '../../src/core/identity/match/defaults.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 const HASH = 'a'.repeat(64);
@@ -63,7 +64,14 @@ describe('parseConfig', () => {
   it('fills every default into an empty document and freezes the result', () => {
     const config = parseConfig({});
     expect(config).toEqual({
-      identity: { defaultCountry: 'RU', traitPriority: {} },
+      identity: {
+        defaultCountry: 'RU',
+        traitPriority: {},
+        emailCanonicalization: [],
+        blocklist: DEFAULT_BLOCKLIST,
+        maxProfilesPerIdentifier: 3,
+        matching: { enabled: true, ...DEFAULT_MATCHING },
+      },
       auth: { keys: [] },
       pipeline: { concurrency: 16, transactionSize: 1000, attempts: 10, backoffMs: 1000, keepCompleted: 1000 },
       forms: [],

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { externalId, normalizeEmail, normalizeLookup, normalizePhone, recordIdentifiers } from '../../src/core/identity/normalize.js';
 import type { HubRecord } from '../../src/core/record.schema.js';
 
+const RU = { defaultCountry: 'RU', emailRules: [] };
+
 describe('normalizeEmail', () => {
   it('trims and lowercases', () => {
     expect(normalizeEmail('  Ivan.Petrov@Example.COM ')).toBe('ivan.petrov@example.com');
@@ -47,8 +49,8 @@ describe('recordIdentifiers', () => {
   const base = { source: 'erp', sourceId: 'C-001' } as const;
 
   it('gives a contact the externalId source:sourceId, and an interaction none', () => {
-    expect(recordIdentifiers({ ...base, kind: 'contact' }, 'RU')).toEqual([{ type: 'externalId', value: 'erp:C-001' }]);
-    expect(recordIdentifiers({ ...base, kind: 'interaction', interaction: { channel: 'call' } }, 'RU')).toEqual([]);
+    expect(recordIdentifiers({ ...base, kind: 'contact' }, RU)).toEqual([{ type: 'externalId', value: 'erp:C-001' }]);
+    expect(recordIdentifiers({ ...base, kind: 'interaction', interaction: { channel: 'call' } }, RU)).toEqual([]);
   });
 
   it('normalizes emails and phones, maps ids to system:id and removes duplicates', () => {
@@ -61,7 +63,7 @@ describe('recordIdentifiers', () => {
         ids: { '1c': ' 000123 ', crm: 'A-9' },
       },
     };
-    expect(recordIdentifiers(record, 'RU')).toEqual([
+    expect(recordIdentifiers(record, RU)).toEqual([
       { type: 'email', value: 'ivan@example.com' },
       { type: 'phone', value: '+79161234567' },
       { type: 'externalId', value: '1c:000123' },
@@ -70,27 +72,27 @@ describe('recordIdentifiers', () => {
   });
 
   it('does not repeat the contact externalId when ids names the same one', () => {
-    const ids = recordIdentifiers({ ...base, kind: 'contact', identifiers: { ids: { erp: 'C-001' } } }, 'RU');
+    const ids = recordIdentifiers({ ...base, kind: 'contact', identifiers: { ids: { erp: 'C-001' } } }, RU);
     expect(ids).toEqual([{ type: 'externalId', value: 'erp:C-001' }]);
   });
 
   it('ignores a blank id, which would otherwise link unrelated people', () => {
-    const ids = recordIdentifiers({ ...base, kind: 'interaction', identifiers: { ids: { '1c': '   ' } } }, 'RU');
+    const ids = recordIdentifiers({ ...base, kind: 'interaction', identifiers: { ids: { '1c': '   ' } } }, RU);
     expect(ids).toEqual([]);
   });
 
   it('uses the default country for phones', () => {
-    expect(recordIdentifiers({ ...base, kind: 'interaction', identifiers: { phones: ['030 1234567'] } }, 'DE')).toEqual([{ type: 'phone', value: '+49301234567' }]);
+    expect(recordIdentifiers({ ...base, kind: 'interaction', identifiers: { phones: ['030 1234567'] } }, { defaultCountry: 'DE', emailRules: [] })).toEqual([{ type: 'phone', value: '+49301234567' }]);
   });
 });
 
 describe('normalizeLookup', () => {
   it('normalizes a query value like an ingested one', () => {
-    expect(normalizeLookup('email', ' IVAN@Example.com', 'RU')).toBe('ivan@example.com');
-    expect(normalizeLookup('phone', '8 916 123 45 67', 'RU')).toBe('+79161234567');
-    expect(normalizeLookup('externalId', 'erp:C-001', 'RU')).toBe(externalId('erp', 'C-001'));
-    expect(normalizeLookup('externalId', 'erp: C-001 ', 'RU')).toBe('erp:C-001');
-    expect(normalizeLookup('externalId', 'bitrix:deal:42', 'RU')).toBe('bitrix:deal:42');
+    expect(normalizeLookup('email', ' IVAN@Example.com', RU)).toBe('ivan@example.com');
+    expect(normalizeLookup('phone', '8 916 123 45 67', RU)).toBe('+79161234567');
+    expect(normalizeLookup('externalId', 'erp:C-001', RU)).toBe(externalId('erp', 'C-001'));
+    expect(normalizeLookup('externalId', 'erp: C-001 ', RU)).toBe('erp:C-001');
+    expect(normalizeLookup('externalId', 'bitrix:deal:42', RU)).toBe('bitrix:deal:42');
   });
 
   it.each([
@@ -101,6 +103,6 @@ describe('normalizeLookup', () => {
     ['externalId', 'erp:'],
     ['externalId', 'erp:   '],
   ] as const)('answers null for %s %j', (type, raw) => {
-    expect(normalizeLookup(type, raw, 'RU')).toBeNull();
+    expect(normalizeLookup(type, raw, RU)).toBeNull();
   });
 });

@@ -82,7 +82,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(healthRoutes, { checks: deps.checks });
   await app.register(recordsRoutes, { ingest: deps.ingest, store: deps.store });
-  await app.register(profilesRoutes, { store: deps.store, defaultCountry: deps.config.identity.defaultCountry });
+  await app.register(profilesRoutes, { store: deps.store, normalize: { defaultCountry: deps.config.identity.defaultCountry, emailRules: deps.config.identity.emailCanonicalization } });
   await app.register(queuesRoutes, { queues: deps.queues });
   await app.register(formRoutes, {
     forms: deps.config.forms,

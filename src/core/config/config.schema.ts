@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { MappingSchema } from '../../mappings/mapping.schema.js';
+import { DEFAULT_BLOCKLIST, DEFAULT_MATCHING } from '../identity/match/defaults.js';
 
 export const Scope = Type.Union([Type.Literal('ingest'), Type.Literal('read'), Type.Literal('write'), Type.Literal('admin')]);
 export type Scope = Static<typeof Scope>;
@@ -59,6 +60,50 @@ export const ConnectorConfig = Type.Object(
 );
 export type ConnectorConfig = Static<typeof ConnectorConfig>;
 
+const Weights = Type.Object(
+  {
+    exact: Type.Number(),
+    close: Type.Number({ description: 'a typo, a sound-alike, a transliteration, a swapped day and month' }),
+    weak: Type.Number({ description: 'an initial against a name, the same birth year' }),
+    diff: Type.Number({ description: 'usually negative: evidence of two people' }),
+  },
+  { additionalProperties: false, description: 'bits of evidence for "same person" per level of agreement (log2 m/u)' },
+);
+
+const MatchingConfig = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true, description: 'probabilistic matching on traits; deterministic linking on identifiers is always on' }),
+    autoMerge: Type.Number({ default: DEFAULT_MATCHING.autoMerge, description: 'a score at or above this merges the profiles' }),
+    review: Type.Number({ default: DEFAULT_MATCHING.review, description: 'a score from this up to autoMerge proposes the pair at GET /v1/duplicates' }),
+    minAgreements: Type.Integer({ minimum: 1, default: DEFAULT_MATCHING.minAgreements, description: 'fields that must agree (exact or close) for an automatic merge' }),
+    conflict: Type.Number({
+      default: DEFAULT_MATCHING.conflict,
+      description: 'a shared email or phone does not link records whose traits score at or below this (two people sharing an address)',
+    }),
+    candidatesPerKey: Type.Integer({ minimum: 1, maximum: 1000, default: DEFAULT_MATCHING.candidatesPerKey, description: 'a blocking key filed under more records than this is too common to find candidates by' }),
+    reviewPairsPerRecord: Type.Integer({ minimum: 0, default: DEFAULT_MATCHING.reviewPairsPerRecord }),
+    given: Type.Optional(Weights),
+    family: Type.Optional(Weights),
+    emails: Type.Optional(Weights),
+    phones: Type.Optional(Weights),
+    fields: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            trait: Type.String({ minLength: 1 }),
+            comparator: Type.Union([Type.Literal('text'), Type.Literal('code'), Type.Literal('date'), Type.Literal('company')]),
+            weights: Weights,
+            identifying: Type.Optional(Type.Boolean({ description: 'tells people with the same name apart (birth date, address, national id): an automatic merge needs one such field on both records' })),
+          },
+          { additionalProperties: false },
+        ),
+        { description: 'traits compared besides names, emails and phones; replaces the default list' },
+      ),
+    ),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const HubConfigSchema = Type.Object(
   {
     identity: Type.Object(
@@ -68,6 +113,24 @@ export const HubConfigSchema = Type.Object(
           default: {},
           description: 'per trait: sources in order of trust; unlisted sources rank after them; ties go to the most recent value',
         }),
+        emailCanonicalization: Type.Array(Type.Union([Type.Literal('plusTags'), Type.Literal('gmailDots'), Type.Literal('yandexDomains')]), {
+          default: [],
+          uniqueItems: true,
+          description: 'provider rules applied to emails before linking: plusTags (name+tag@ = name@), gmailDots (i.van@gmail.com = ivan@gmail.com), yandexDomains (ya.ru = yandex.ru, "-" = ".")',
+        }),
+        blocklist: Type.Object(
+          {
+            emails: Type.Array(Type.String(), { default: DEFAULT_BLOCKLIST.emails }),
+            phones: Type.Array(Type.String(), { default: DEFAULT_BLOCKLIST.phones }),
+          },
+          { additionalProperties: false, default: {}, description: 'placeholder values that never link records (stored, searchable, but not evidence)' },
+        ),
+        maxProfilesPerIdentifier: Type.Integer({
+          minimum: 1,
+          default: 3,
+          description: 'an email or phone already on more profiles than this (a switchboard, a shared inbox) stops linking and is listed at GET /v1/duplicates/shared-identifiers',
+        }),
+        matching: MatchingConfig,
       },
       { additionalProperties: false, default: {} },
     ),

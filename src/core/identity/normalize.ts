@@ -1,8 +1,12 @@
 import { domainToASCII } from 'node:url';
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
 import type { HubRecord } from '../record.schema.js';
+import { canonicalEmail, type EmailRule } from './email-canonical.js';
 
 export type IdentifierType = 'email' | 'phone' | 'externalId';
+
+/** How identifiers are normalized: the country for phones without "+", the provider rules for emails. */
+export type NormalizeOptions = { defaultCountry: string; emailRules: readonly EmailRule[] };
 export type Identifier = { type: IdentifierType; value: string };
 
 /** Trims, lowercases and turns an internationalized domain into its ASCII (punycode) form; null if not an address. */
@@ -31,13 +35,18 @@ export function externalId(system: string, id: string): string | null {
   return trimmed ? `${system}:${trimmed}` : null;
 }
 
+function linkingEmail(raw: string, emailRules: readonly EmailRule[]): string | null {
+  const email = normalizeEmail(raw);
+  return email === null ? null : canonicalEmail(email, emailRules);
+}
+
 /** The identifiers that link a record to a profile, normalized and de-duplicated. */
-export function recordIdentifiers(record: HubRecord, defaultCountry: string): Identifier[] {
+export function recordIdentifiers(record: HubRecord, { defaultCountry, emailRules }: NormalizeOptions): Identifier[] {
   const seen = new Map<string, Identifier>();
   const add = (type: IdentifierType, value: string | null) => {
     if (value) seen.set(`${type}\u0000${value}`, { type, value });
   };
-  for (const email of record.identifiers?.emails ?? []) add('email', normalizeEmail(email));
+  for (const email of record.identifiers?.emails ?? []) add('email', linkingEmail(email, emailRules));
   for (const phone of record.identifiers?.phones ?? []) add('phone', normalizePhone(phone, defaultCountry));
   for (const [system, id] of Object.entries(record.identifiers?.ids ?? {})) add('externalId', externalId(system, id));
   if (record.kind === 'contact') add('externalId', externalId(record.source, record.sourceId));
@@ -45,8 +54,8 @@ export function recordIdentifiers(record: HubRecord, defaultCountry: string): Id
 }
 
 /** Normalizes a lookup value given in a query string the same way as ingested values. */
-export function normalizeLookup(type: IdentifierType, raw: string, defaultCountry: string): string | null {
-  if (type === 'email') return normalizeEmail(raw);
+export function normalizeLookup(type: IdentifierType, raw: string, { defaultCountry, emailRules }: NormalizeOptions): string | null {
+  if (type === 'email') return linkingEmail(raw, emailRules);
   if (type === 'phone') return normalizePhone(raw, defaultCountry);
   const colon = raw.indexOf(':');
   return colon > 0 && colon < raw.length - 1 ? externalId(raw.slice(0, colon), raw.slice(colon + 1)) : null;

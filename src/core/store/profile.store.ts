@@ -1,14 +1,21 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Db, Sql } from './db.js';
 import type { ReceivedRecord } from '../record.schema.js';
-import { recordIdentifiers, type Identifier, type IdentifierType } from '../identity/normalize.js';
+import { recordIdentifiers, type Identifier, type IdentifierType, type NormalizeOptions } from '../identity/normalize.js';
+import { matchFeatures, type MatchFeatures } from '../identity/match/features.js';
+import { blockingKeys } from '../identity/match/blocking.js';
+import { identifierKey, planBatch, type KnownRecord, type MatchSettings, type Merge, type ReviewPair } from '../identity/match/cluster.js';
 import { projectTraits, searchText, type TraitSource } from '../identity/survivorship.js';
 import { HubError } from '../errors.js';
 import { appendEvents, changedTraits, type HubEvent } from '../events/outbox.js';
 
 export type ResolveOptions = {
-  defaultCountry: string;
+  normalize: NormalizeOptions;
   traitPriority: Readonly<Record<string, readonly string[]>>;
+  matching: MatchSettings;
+  /** Normalized identifiers that never link (`type\0value`). */
+  blocked: ReadonlySet<string>;
+  candidatesPerKey: number;
 };
 
 /** What happened to one record of a resolved batch. */
@@ -59,7 +66,12 @@ const MAX_LOCK_ROUNDS = 20;
 // A merge chain longer than this would mean a bug; the API follows at most this many hops.
 const MAX_REDIRECTS = 10;
 
-type Prepared = ReceivedRecord & { key: string; occurredAtIso: string; ids: Identifier[] };
+type Prepared = ReceivedRecord & { key: string; occurredAtIso: string; ids: Identifier[]; features: MatchFeatures | null; blocks: string[] };
+
+// Blocking keys lock coarsely: a bounded number of lock rows however many keys the store files.
+const BLOCK_LOCK_BUCKETS = 1n << 20n;
+// Records read per identifier to check a shared email or phone against (enough to tell a switchboard).
+const HOLDERS_PER_IDENTIFIER = 50;
 
 function recordKey(source: string, sourceId: string): string {
   return `${source}\u0000${sourceId}`;
@@ -103,41 +115,40 @@ function decodeCursor(cursor: string, kinds: readonly CursorPart[]): string[] {
   throw new HubError('VALIDATION', 'cursor is not one this API returned', { errors: [{ path: '/querystring/cursor', message: 'invalid cursor' }] });
 }
 
-/** Union-find over string nodes: records, identifiers and profiles that belong together. */
-function createClusters() {
-  const parent = new Map<string, string>();
-  const find = (x: string): string => {
-    let root = parent.get(x) ?? x;
-    if (root === x) return x;
-    root = find(root);
-    parent.set(x, root);
-    return root;
-  };
-  return {
-    find,
-    union(a: string, b: string) {
-      const ra = find(a);
-      const rb = find(b);
-      if (ra !== rb) parent.set(ra, rb);
-    },
-  };
-}
-
 export function createProfileStore(db: Db, options: ResolveOptions) {
+  const fieldSpecs = options.matching.rules.fields;
+
+  /** What the matcher compares; null for a record with no name or compared trait (most interactions). */
+  function featuresOf(traits: Record<string, unknown>, ids: Identifier[]): MatchFeatures | null {
+    const f = matchFeatures(traits, ids, fieldSpecs);
+    return f.given.length + f.family.length + f.anyName.length + Object.keys(f.fields).length > 0 ? f : null;
+  }
+
   function prepare(records: ReceivedRecord[]): Prepared[] {
     const newest = new Map<string, Prepared>();
     for (const r of records) {
       const key = recordKey(r.source, r.sourceId);
       const previous = newest.get(key);
       if (previous && previous.receivedAt > r.receivedAt) continue;
-      newest.set(key, { ...r, key, occurredAtIso: iso(r.occurredAt ?? r.receivedAt), ids: recordIdentifiers(r, options.defaultCountry) });
+      const ids = recordIdentifiers(r, options.normalize);
+      const features = featuresOf(r.traits ?? {}, ids);
+      newest.set(key, { ...r, key, occurredAtIso: iso(r.occurredAt ?? r.receivedAt), ids, features, blocks: features ? blockingKeys(features) : [] });
     }
     return [...newest.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
+  type Holder = { type: string; value: string; profile_id: string; source: string; source_id: string; match: MatchFeatures | null };
+  type Candidate = { key: string; source: string; source_id: string; profile_id: string; match: MatchFeatures | null };
+
+  /**
+   * Reads what the batch touches (its stored versions, the records holding its identifiers, the
+   * candidates under its blocking keys) and locks the profiles involved in id order. If a concurrent
+   * transaction merged one of them before the lock was granted, its records moved: read again.
+   */
   async function lockProfiles(tx: Sql, batch: Prepared[]) {
     const recordKeys = JSON.stringify(batch.map((r) => [r.source, r.sourceId]));
     const idKeys = JSON.stringify(batch.flatMap((r) => r.ids.map((i) => [i.type, i.value])));
+    const blocks = [...new Set(batch.flatMap((r) => r.blocks))].sort();
     for (let round = 0; round < MAX_LOCK_ROUNDS; round += 1) {
       const existing = (
         await tx.query<{ source: string; source_id: string; profile_id: string; received_at: Date }>(
@@ -146,16 +157,30 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
           [recordKeys],
         )
       ).rows;
-      const linked = (
-        await tx.query<{ type: string; value: string; profile_id: string }>(
-          `SELECT DISTINCT ri.type, ri.value, r.profile_id
+      const holders = (
+        await tx.query<Holder>(
+          `SELECT k->>0 AS type, k->>1 AS value, h.profile_id, h.source, h.source_id, h.match
              FROM jsonb_array_elements($1::jsonb) k
-             JOIN record_identifiers ri ON ri.type = k->>0 AND ri.value = k->>1
-             JOIN records r ON r.source = ri.source AND r.source_id = ri.source_id`,
+             CROSS JOIN LATERAL (
+               SELECT r.profile_id, r.source, r.source_id, r.match
+                 FROM record_identifiers ri JOIN records r ON r.source = ri.source AND r.source_id = ri.source_id
+                WHERE ri.type = k->>0 AND ri.value = k->>1 LIMIT ${HOLDERS_PER_IDENTIFIER}) h`,
           [idKeys],
         )
       ).rows;
-      const ids = [...new Set([...existing.map((e) => e.profile_id), ...linked.map((l) => l.profile_id)])].sort();
+      const candidates =
+        options.matching.enabled && blocks.length > 0
+          ? (
+              await tx.query<Candidate>(
+                `SELECT k AS key, m.source, m.source_id, r.profile_id, r.match
+                   FROM jsonb_array_elements_text($1::jsonb) k
+                   CROSS JOIN LATERAL (SELECT source, source_id FROM match_keys WHERE key = k LIMIT $2) m
+                   JOIN records r ON r.source = m.source AND r.source_id = m.source_id`,
+                [JSON.stringify(blocks), options.candidatesPerKey + 1],
+              )
+            ).rows
+          : [];
+      const ids = [...new Set([...existing.map((e) => e.profile_id), ...holders.map((l) => l.profile_id), ...candidates.map((c) => c.profile_id)])].sort();
       const profiles = (
         await tx.query<{ id: string; merged_into: string | null; created_at: Date }>(
           `SELECT id, merged_into, created_at FROM profiles
@@ -163,10 +188,25 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
           [JSON.stringify(ids)],
         )
       ).rows;
-      // A concurrent transaction merged one of them before we got the lock: its records moved, look again.
-      if (profiles.every((p) => p.merged_into === null)) return { existing, linked, profiles };
+      if (profiles.every((p) => p.merged_into === null)) return { existing, holders, candidates, profiles };
     }
     throw new HubError('STORE_UNAVAILABLE', 'profiles kept merging under this batch; will retry');
+  }
+
+  /** Profile pairs that must stay apart, among the profiles a batch involves. */
+  async function constraintsAmong(tx: Sql, profileIds: string[]): Promise<[string, string][]> {
+    if (profileIds.length === 0) return [];
+    const rows = (
+      await tx.query<{ a: string; b: string }>(
+        `SELECT ra.profile_id AS a, rb.profile_id AS b FROM merge_constraints c
+           JOIN records ra ON ra.source = c.a_source AND ra.source_id = c.a_source_id
+           JOIN records rb ON rb.source = c.b_source AND rb.source_id = c.b_source_id
+          WHERE ra.profile_id IN (SELECT jsonb_array_elements_text($1::jsonb)::uuid)
+             OR rb.profile_id IN (SELECT jsonb_array_elements_text($1::jsonb)::uuid)`,
+        [JSON.stringify(profileIds)],
+      )
+    ).rows;
+    return rows.filter((r) => r.a !== r.b).map((r) => [r.a, r.b]);
   }
 
   /**
@@ -179,8 +219,13 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
     const prepared = prepare(input);
     if (prepared.length === 0) return [];
     return db.transaction(async (tx) => {
+      const blockLocks = prepared.flatMap((r) => r.blocks.map((b) => (BigInt(lockKey(`b\u0000${b}`)) % BLOCK_LOCK_BUCKETS).toString()));
       const locks = [
-        ...new Set([...prepared.map((r) => lockKey(`r\u0000${r.key}`)), ...prepared.flatMap((r) => r.ids.map((i) => lockKey(`i\u0000${i.type}\u0000${i.value}`)))]),
+        ...new Set([
+          ...prepared.map((r) => lockKey(`r\u0000${r.key}`)),
+          ...prepared.flatMap((r) => r.ids.map((i) => lockKey(`i\u0000${i.type}\u0000${i.value}`))),
+          ...blockLocks,
+        ]),
       ].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
       // Insert-or-lock every key in sorted order in one statement: ON CONFLICT DO UPDATE locks the
       // existing row even when its WHERE is false (so nothing is written), and a key another
@@ -191,7 +236,7 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
         [JSON.stringify(locks)],
       );
 
-      const { existing, linked, profiles } = await lockProfiles(tx, prepared);
+      const { existing, holders, candidates, profiles } = await lockProfiles(tx, prepared);
       const existingByKey = new Map(existing.map((e) => [recordKey(e.source, e.source_id), e]));
       const results: ResolvedRecord[] = [];
       const fresh: Prepared[] = [];
@@ -201,68 +246,49 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
         else fresh.push(r);
       }
 
-      const clusters = createClusters();
-      for (const r of fresh) {
-        const stored = existingByKey.get(r.key);
-        if (stored) clusters.union(`r:${r.key}`, `p:${stored.profile_id}`);
-        for (const i of r.ids) clusters.union(`r:${r.key}`, `i:${i.type}\u0000${i.value}`);
+      const freshKeys = new Set(fresh.map((r) => r.key));
+      const known = (row: { source: string; source_id: string; profile_id: string; match: MatchFeatures | null }): KnownRecord => ({
+        key: recordKey(row.source, row.source_id),
+        profileId: row.profile_id,
+        features: row.match,
+      });
+      // A record of this batch is judged by its new version, not by its stored one.
+      const linked = new Map<string, KnownRecord[]>();
+      for (const h of holders) {
+        const k = recordKey(h.source, h.source_id);
+        if (freshKeys.has(k)) continue;
+        const key = identifierKey({ type: h.type as IdentifierType, value: h.value });
+        linked.set(key, [...(linked.get(key) ?? []), known(h)]);
       }
-      for (const l of linked) clusters.union(`i:${l.type}\u0000${l.value}`, `p:${l.profile_id}`);
-
+      const byBlock = new Map<string, KnownRecord[]>();
+      for (const c of candidates) byBlock.set(c.key, [...(byBlock.get(c.key) ?? []), known(c)]);
+      for (const [block, list] of byBlock) {
+        // Filed under too many records to tell anyone apart: not a way to find candidates.
+        if (list.length > options.candidatesPerKey) byBlock.delete(block);
+        else byBlock.set(block, list.filter((c) => !freshKeys.has(c.key)));
+      }
       const created = new Map(profiles.map((p) => [p.id, p.created_at.getTime()]));
-      const membersByRoot = new Map<string, string[]>();
-      for (const id of created.keys()) {
-        const root = clusters.find(`p:${id}`);
-        membersByRoot.set(root, [...(membersByRoot.get(root) ?? []), id]);
-      }
-      const newProfiles: string[] = [];
-      const merges: { survivor: string; merged: string }[] = [];
-      const profileOf = new Map<string, string>();
-      for (const r of fresh) {
-        const root = clusters.find(`r:${r.key}`);
-        let survivor = profileOf.get(root);
-        if (!survivor) {
-          const members = (membersByRoot.get(root) ?? []).sort((a, b) => (created.get(a) ?? 0) - (created.get(b) ?? 0) || (a < b ? -1 : 1));
-          survivor = members[0] ?? randomUUID();
-          if (members.length === 0) newProfiles.push(survivor);
-          for (const merged of members.slice(1)) merges.push({ survivor, merged });
-          profileOf.set(root, survivor);
-        }
-        results.push({ source: r.source, sourceId: r.sourceId, profileId: survivor, stale: false });
-      }
+      const plan = planBatch(
+        fresh.map((r) => ({ key: r.key, ids: r.ids, features: r.features, blockingKeys: r.blocks, storedProfile: existingByKey.get(r.key)?.profile_id ?? null })),
+        { profiles: created, linked, candidates: byBlock, constraints: await constraintsAmong(tx, [...created.keys()]), blocked: options.blocked },
+        options.matching,
+        randomUUID,
+      );
+      for (const r of fresh) results.push({ source: r.source, sourceId: r.sourceId, profileId: plan.profileOf.get(r.key) ?? '', stale: false });
+      const { newProfiles, merges } = plan;
 
       if (newProfiles.length > 0) {
         await tx.query('INSERT INTO profiles (id) SELECT jsonb_array_elements_text($1::jsonb)::uuid', [JSON.stringify(newProfiles)]);
       }
-      if (merges.length > 0) {
-        const m = JSON.stringify(merges);
-        await tx.query(
-          `UPDATE records SET profile_id = m.survivor FROM jsonb_to_recordset($1::jsonb) AS m(survivor uuid, merged uuid) WHERE records.profile_id = m.merged`,
-          [m],
-        );
-        // Two statements, each with its own index, rather than one OR that the planner can only scan for.
-        await tx.query(
-          `UPDATE profiles SET merged_into = m.survivor, updated_at = now()
-             FROM jsonb_to_recordset($1::jsonb) AS m(survivor uuid, merged uuid) WHERE profiles.id = m.merged`,
-          [m],
-        );
-        await tx.query(
-          `UPDATE profiles SET merged_into = m.survivor
-             FROM jsonb_to_recordset($1::jsonb) AS m(survivor uuid, merged uuid) WHERE profiles.merged_into = m.merged`,
-          [m],
-        );
-        await tx.query(
-          `INSERT INTO profile_merges (survivor_id, merged_id, reason, actor)
-           SELECT survivor, merged, 'shared identifier', $2 FROM jsonb_to_recordset($1::jsonb) AS m(survivor uuid, merged uuid)`,
-          [m, actor],
-        );
-      }
+      if (merges.length > 0) await applyMerges(tx, merges, actor);
+      if (plan.review.length > 0) await proposePairs(tx, plan.review);
+      if (plan.shared.length > 0) await reportShared(tx, plan.shared);
       if (fresh.length > 0) await writeRecords(tx, fresh, results);
       const refreshed = await refreshProfiles(tx, [...new Set(results.filter((r) => !r.stale).map((r) => r.profileId))]);
       const createdSet = new Set(newProfiles);
-      const profileByKey = new Map(results.map((r) => [recordKey(r.source, r.sourceId), r.profileId]));
+      const profileByKey = plan.profileOf;
       const events: HubEvent[] = [
-        ...merges.map((m): HubEvent => ({ type: 'profile.merged', profileId: m.survivor, data: { survivorId: m.survivor, mergedId: m.merged, reason: 'shared identifier' } })),
+        ...merges.map((m): HubEvent => ({ type: 'profile.merged', profileId: m.survivor, data: { survivorId: m.survivor, mergedId: m.merged, reason: m.reason, score: m.score } })),
         ...refreshed.map((p): HubEvent =>
           createdSet.has(p.id)
             ? { type: 'profile.created', profileId: p.id, data: { traits: p.after } }
@@ -292,22 +318,24 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
       identifiers: r.identifiers ?? {},
       traits: r.traits ?? {},
       interaction: r.interaction ?? null,
+      match: r.features,
     }));
     await tx.query(
-      `INSERT INTO records (source, source_id, kind, profile_id, occurred_at, received_at, processed_at, identifiers, traits, interaction)
-       SELECT source, source_id, kind, profile_id, occurred_at, received_at, clock_timestamp(), identifiers, traits, interaction
+      `INSERT INTO records (source, source_id, kind, profile_id, occurred_at, received_at, processed_at, identifiers, traits, interaction, match)
+       SELECT source, source_id, kind, profile_id, occurred_at, received_at, clock_timestamp(), identifiers, traits, interaction, match
          FROM jsonb_to_recordset($1::jsonb) AS x(source text, source_id text, kind text, profile_id uuid, occurred_at timestamptz,
-              received_at timestamptz, identifiers jsonb, traits jsonb, interaction jsonb)
+              received_at timestamptz, identifiers jsonb, traits jsonb, interaction jsonb, match jsonb)
        ON CONFLICT (source, source_id) DO UPDATE SET
          kind = excluded.kind, profile_id = excluded.profile_id, occurred_at = excluded.occurred_at,
          received_at = excluded.received_at, processed_at = excluded.processed_at,
-         identifiers = excluded.identifiers, traits = excluded.traits, interaction = excluded.interaction`,
+         identifiers = excluded.identifiers, traits = excluded.traits, interaction = excluded.interaction, match = excluded.match`,
       [JSON.stringify(rows)],
     );
     await tx.query(
       `DELETE FROM record_identifiers ri USING jsonb_array_elements($1::jsonb) k WHERE ri.source = k->>0 AND ri.source_id = k->>1`,
       [JSON.stringify(fresh.map((r) => [r.source, r.sourceId]))],
     );
+    await fileBlockingKeys(tx, fresh);
     const ids = fresh.flatMap((r) => r.ids.map((i) => ({ type: i.type, value: i.value, source: r.source, source_id: r.sourceId })));
     if (ids.length > 0) {
       await tx.query(
@@ -317,6 +345,72 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
         [JSON.stringify(ids)],
       );
     }
+  }
+
+  /** Files records under their blocking keys, replacing the keys of their previous versions. */
+  async function fileBlockingKeys(tx: Sql, records: Prepared[]) {
+    const keyed = JSON.stringify(records.map((r) => [r.source, r.sourceId]));
+    await tx.query(`DELETE FROM match_keys m USING jsonb_array_elements($1::jsonb) k WHERE m.source = k->>0 AND m.source_id = k->>1`, [keyed]);
+    const rows = records.flatMap((r) => r.blocks.map((key) => ({ key, source: r.source, source_id: r.sourceId })));
+    if (rows.length === 0) return;
+    await tx.query(
+      `INSERT INTO match_keys (key, source, source_id)
+       SELECT key, source, source_id FROM jsonb_to_recordset($1::jsonb) AS x(key text, source text, source_id text) ORDER BY 1, 2, 3
+       ON CONFLICT DO NOTHING`,
+      [JSON.stringify(rows)],
+    );
+  }
+
+  /** Moves the records of merged profiles to their survivors and logs each merge with its reason. */
+  async function applyMerges(tx: Sql, merges: readonly Merge[], actor: string) {
+    const m = JSON.stringify(merges);
+    await tx.query(
+      `UPDATE records SET profile_id = m.survivor FROM jsonb_to_recordset($1::jsonb) AS m(survivor uuid, merged uuid) WHERE records.profile_id = m.merged`,
+      [m],
+    );
+    // Two statements, each with its own index, rather than one OR that the planner can only scan for.
+    await tx.query(
+      `UPDATE profiles SET merged_into = m.survivor, updated_at = now()
+         FROM jsonb_to_recordset($1::jsonb) AS m(survivor uuid, merged uuid) WHERE profiles.id = m.merged`,
+      [m],
+    );
+    await tx.query(
+      `UPDATE profiles SET merged_into = m.survivor
+         FROM jsonb_to_recordset($1::jsonb) AS m(survivor uuid, merged uuid) WHERE profiles.merged_into = m.merged`,
+      [m],
+    );
+    await tx.query(
+      `INSERT INTO profile_merges (survivor_id, merged_id, reason, actor, score)
+       SELECT survivor, merged, reason, $2, score FROM jsonb_to_recordset($1::jsonb) AS m(survivor uuid, merged uuid, reason text, score double precision)`,
+      [m, actor],
+    );
+    // Review pairs that named a merged profile are about a profile that no longer stands alone.
+    await tx.query(
+      `UPDATE duplicate_pairs SET status = 'outdated', decided_at = now(), decided_by = $2
+         FROM jsonb_to_recordset($1::jsonb) AS m(merged uuid)
+        WHERE duplicate_pairs.status = 'open' AND (duplicate_pairs.profile_a = m.merged OR duplicate_pairs.profile_b = m.merged)`,
+      [m, actor],
+    );
+  }
+
+  /** Proposes pairs for review; a pair already decided (dismissed) stays decided. */
+  async function proposePairs(tx: Sql, pairs: readonly ReviewPair[]) {
+    await tx.query(
+      `INSERT INTO duplicate_pairs (profile_a, profile_b, score, reasons)
+       SELECT a, b, score, reasons FROM jsonb_to_recordset($1::jsonb) AS x(a uuid, b uuid, score double precision, reasons jsonb) ORDER BY a, b
+       ON CONFLICT (profile_a, profile_b) DO UPDATE SET score = excluded.score, reasons = excluded.reasons
+        WHERE duplicate_pairs.status = 'open' AND duplicate_pairs.score < excluded.score`,
+      [JSON.stringify(pairs)],
+    );
+  }
+
+  async function reportShared(tx: Sql, shared: readonly { type: string; value: string; profiles: number }[]) {
+    await tx.query(
+      `INSERT INTO shared_identifiers (type, value, profiles)
+       SELECT type, value, profiles FROM jsonb_to_recordset($1::jsonb) AS x(type text, value text, profiles int) ORDER BY 1, 2
+       ON CONFLICT (type, value) DO UPDATE SET profiles = GREATEST(shared_identifiers.profiles, excluded.profiles), last_seen_at = now()`,
+      [JSON.stringify(shared)],
+    );
   }
 
   /** Recomputes the trait projection of profiles whose records changed; returns their traits before and after. */

@@ -2,11 +2,11 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { HubError } from '../../errors.js';
-import { normalizeLookup, type IdentifierType } from '../../identity/normalize.js';
+import { normalizeLookup, type IdentifierType, type NormalizeOptions } from '../../identity/normalize.js';
 import type { ProfileStore } from '../../store/profile.store.js';
 import { authErrors, Cursor, Limit, notFound } from '../schemas.js';
 
-export type ProfilesRouteDeps = { store: ProfileStore; defaultCountry: string };
+export type ProfilesRouteDeps = { store: ProfileStore; normalize: NormalizeOptions };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -78,7 +78,7 @@ export async function profilesRoutes(fastify: FastifyInstance, deps: ProfilesRou
       const raw = email ?? phone ?? externalId;
       if (raw !== undefined) {
         const type: IdentifierType = email !== undefined ? 'email' : phone !== undefined ? 'phone' : 'externalId';
-        const value = normalizeLookup(type, raw, deps.defaultCountry);
+        const value = normalizeLookup(type, raw, deps.normalize);
         if (!value) throw new HubError('VALIDATION', `"${raw}" is not a valid ${type}`, { errors: [{ path: `/querystring/${given[0]}`, message: `not a valid ${type}` }] });
         identifier = { type, value };
       }

@@ -1,0 +1,215 @@
+import type { Identifier } from '../normalize.js';
+import type { MatchFeatures } from './features.js';
+import { scorePair, type MatchRules } from './compare.js';
+
+/**
+ * The decisions of identity resolution for one batch, as a pure function of what the store holds
+ * around it: which profile each record joins, which profiles merge and why, which pairs go to
+ * review. profile.store.ts reads the inputs and writes the outputs in one transaction.
+ */
+
+export type MatchSettings = {
+  enabled: boolean;
+  autoMerge: number;
+  review: number;
+  minAgreements: number;
+  conflict: number;
+  reviewPairsPerRecord: number;
+  maxProfilesPerIdentifier: number;
+  rules: MatchRules;
+};
+
+export type BatchRecord = {
+  key: string;
+  ids: readonly Identifier[];
+  /** Null when the record carries nothing to match on (most interactions). */
+  features: MatchFeatures | null;
+  blockingKeys: readonly string[];
+  /** The profile the record is already stored in (a re-sent record). */
+  storedProfile: string | null;
+};
+
+/** A record already in the store, seen through an identifier or a blocking key. */
+export type KnownRecord = { key: string; profileId: string; features: MatchFeatures | null };
+
+export type StoreView = {
+  /** Profiles involved, with their creation time (the oldest survives a merge). */
+  profiles: ReadonlyMap<string, number>;
+  /** Per identifier (`type\0value`): the live profiles holding it, with a few of their records. */
+  linked: ReadonlyMap<string, readonly KnownRecord[]>;
+  /** Per blocking key: the stored records filed under it (keys too common are left out). */
+  candidates: ReadonlyMap<string, readonly KnownRecord[]>;
+  /** Profile pairs that must not merge automatically (split, dismissed). */
+  constraints: readonly (readonly [string, string])[];
+  /** Identifiers that never link: blocklisted values. */
+  blocked: ReadonlySet<string>;
+};
+
+export type Merge = { survivor: string; merged: string; reason: string; score: number | null };
+export type ReviewPair = { a: string; b: string; score: number; reasons: string[] };
+export type Plan = {
+  profileOf: Map<string, string>;
+  newProfiles: string[];
+  merges: Merge[];
+  review: ReviewPair[];
+  /** Identifiers found on too many profiles: they stopped linking. */
+  shared: { type: string; value: string; profiles: number }[];
+};
+
+type Edge = { reason: string; score: number | null };
+
+export function identifierKey(i: Identifier): string {
+  return `${i.type}\u0000${i.value}`;
+}
+
+function withoutIdentifiers(f: MatchFeatures): MatchFeatures {
+  return { ...f, emails: [], phones: [] };
+}
+
+export function planBatch(batch: readonly BatchRecord[], view: StoreView, settings: MatchSettings, newId: () => string): Plan {
+  const parent = new Map<string, string>();
+  const find = (x: string): string => {
+    const p = parent.get(x);
+    if (p === undefined || p === x) return x;
+    const root = find(p);
+    parent.set(x, root);
+    return root;
+  };
+  // Per component root: the constrained profiles it holds, and why it was joined.
+  const forbidden = new Map<string, Set<string>>();
+  for (const [a, b] of view.constraints) {
+    forbidden.set(a, (forbidden.get(a) ?? new Set()).add(b));
+    forbidden.set(b, (forbidden.get(b) ?? new Set()).add(a));
+  }
+  const constrained = new Map<string, Set<string>>();
+  const edges = new Map<string, Edge[]>();
+  for (const id of forbidden.keys()) constrained.set(`p:${id}`, new Set([id]));
+
+  /** Joins two components unless that would put a constrained pair together. */
+  function union(x: string, y: string, edge: Edge | null): boolean {
+    const rx = find(x);
+    const ry = find(y);
+    if (rx === ry) return true;
+    const cx = constrained.get(rx);
+    const cy = constrained.get(ry);
+    if (cx && cy) for (const p of cx) for (const q of cy) if (forbidden.get(p)?.has(q)) return false;
+    parent.set(rx, ry);
+    if (cx) constrained.set(ry, new Set([...(cy ?? []), ...cx]));
+    const joined = [...(edges.get(ry) ?? []), ...(edges.get(rx) ?? []), ...(edge ? [edge] : [])];
+    if (joined.length > 0) edges.set(ry, joined);
+    return true;
+  }
+
+  const shared: Plan['shared'] = [];
+  const linking = new Map<string, readonly KnownRecord[]>();
+  for (const [key, holders] of view.linked) {
+    const profiles = new Set(holders.map((h) => h.profileId)).size;
+    if (view.blocked.has(key)) continue;
+    if (profiles > settings.maxProfilesPerIdentifier) {
+      const [type = '', value = ''] = key.split('\u0000');
+      shared.push({ type, value, profiles });
+      continue;
+    }
+    linking.set(key, holders);
+  }
+
+  const seenById = new Map<string, BatchRecord[]>();
+  const seenByBlock = new Map<string, BatchRecord[]>();
+  const bestReview = new Map<string, { other: string; score: number; reasons: string[] }[]>();
+
+  /** Traits that contradict each other enough that a shared email or phone must not join them. */
+  const conflicts = (a: MatchFeatures | null, b: MatchFeatures | null) =>
+    a !== null && b !== null && scorePair(withoutIdentifiers(a), withoutIdentifiers(b), settings.rules).score <= settings.conflict;
+
+  for (const r of batch) {
+    const node = `r:${r.key}`;
+    if (r.storedProfile) union(node, `p:${r.storedProfile}`, null);
+
+    for (const id of r.ids) {
+      const key = identifierKey(id);
+      if (view.blocked.has(key) || (view.linked.has(key) && !linking.has(key))) continue;
+      const reason = `shared ${id.type}`;
+      for (const known of linking.get(key) ?? []) {
+        if (!conflicts(r.features, known.features)) union(node, `p:${known.profileId}`, { reason, score: null });
+      }
+      for (const earlier of seenById.get(key) ?? []) {
+        if (!conflicts(r.features, earlier.features)) union(node, `r:${earlier.key}`, { reason, score: null });
+      }
+      seenById.set(key, [...(seenById.get(key) ?? []), r]);
+    }
+
+    if (settings.enabled && r.features) {
+      // The best-scoring record of each component among the candidates.
+      const best = new Map<string, { node: string; score: number; reasons: string[] }>();
+      const consider = (other: string, features: MatchFeatures | null) => {
+        if (!features) return;
+        const s = scorePair(r.features as MatchFeatures, features, settings.rules);
+        const eligible = s.agreements >= settings.minAgreements && s.identifyingCompared >= 1;
+        const score = eligible ? s.score : Math.min(s.score, settings.autoMerge - 0.01);
+        const root = find(other);
+        if ((best.get(root)?.score ?? -Infinity) < score) best.set(root, { node: other, score, reasons: s.reasons });
+      };
+      for (const block of r.blockingKeys) {
+        for (const known of view.candidates.get(block) ?? []) consider(`p:${known.profileId}`, known.features);
+        for (const earlier of seenByBlock.get(block) ?? []) if (earlier !== r) consider(`r:${earlier.key}`, earlier.features);
+      }
+      const ranked = [...best.values()].sort((a, b) => b.score - a.score);
+      const proposals: { other: string; score: number; reasons: string[] }[] = [];
+      for (const c of ranked) {
+        if (find(c.node) === find(node)) continue;
+        if (c.score >= settings.autoMerge) {
+          if (union(node, c.node, { reason: `match ${c.reasons.join(', ')}`, score: c.score })) continue;
+        }
+        if (c.score >= settings.review && proposals.length < settings.reviewPairsPerRecord) proposals.push({ other: c.node, score: c.score, reasons: c.reasons });
+      }
+      if (proposals.length > 0) bestReview.set(node, proposals);
+      for (const block of r.blockingKeys) seenByBlock.set(block, [...(seenByBlock.get(block) ?? []), r]);
+    }
+  }
+
+  // Each component: its oldest profile survives, the others merge into it; none: a new profile.
+  const membersByRoot = new Map<string, string[]>();
+  for (const id of view.profiles.keys()) {
+    const root = find(`p:${id}`);
+    membersByRoot.set(root, [...(membersByRoot.get(root) ?? []), id]);
+  }
+  const profileOfRoot = new Map<string, string>();
+  const newProfiles: string[] = [];
+  const merges: Merge[] = [];
+  const profileOfNode = (n: string): string => {
+    const root = find(n);
+    let survivor = profileOfRoot.get(root);
+    if (survivor) return survivor;
+    const members = (membersByRoot.get(root) ?? []).sort((a, b) => (view.profiles.get(a) ?? 0) - (view.profiles.get(b) ?? 0) || (a < b ? -1 : 1));
+    survivor = members[0] ?? newId();
+    if (members.length === 0) newProfiles.push(survivor);
+    const why = edges.get(root) ?? [];
+    const scored = why.filter((e) => e.score !== null);
+    for (const merged of members.slice(1)) {
+      merges.push({
+        survivor,
+        merged,
+        reason: [...new Set(why.map((e) => e.reason))].slice(0, 3).join('; ') || 'records joined',
+        score: scored.length > 0 ? Math.max(...scored.map((e) => e.score ?? 0)) : null,
+      });
+    }
+    profileOfRoot.set(root, survivor);
+    return survivor;
+  };
+  const profileOf = new Map<string, string>();
+  for (const r of batch) profileOf.set(r.key, profileOfNode(`r:${r.key}`));
+
+  const review: ReviewPair[] = [];
+  const seenPairs = new Set<string>();
+  for (const [node, proposals] of bestReview) {
+    const a = profileOfNode(node);
+    for (const p of proposals) {
+      const b = profileOfNode(p.other);
+      const pair = a < b ? `${a}|${b}` : `${b}|${a}`;
+      if (a === b || seenPairs.has(pair)) continue;
+      seenPairs.add(pair);
+      review.push({ a: a < b ? a : b, b: a < b ? b : a, score: p.score, reasons: p.reasons });
+    }
+  }
+  return { profileOf, newProfiles, merges, review, shared };
+}
