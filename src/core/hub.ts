@@ -10,6 +10,7 @@ import type { Db } from './store/db.js';
 import { migrate } from './store/migrate.js';
 import { createProfileStore, type ProfileStore } from './store/profile.store.js';
 import { resolveOptions } from './identity/resolve-options.js';
+import { createCurationStore } from './store/curation.store.js';
 import { createIngestQueue, type IngestQueue } from './pipeline/ingest.queue.js';
 import { createIngestWorker } from './pipeline/ingest.worker.js';
 import { createConnectorRuntime, type ConnectorRuntime } from '../connectors/runtime.js';
@@ -100,6 +101,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
             config,
             keys: createKeyRing(config.auth.keys, options.bootstrapKey),
             store,
+            curation: createCurationStore(db, store),
             ingest,
             connectors,
             queues: [ingest.queue, ...connectors.queues],

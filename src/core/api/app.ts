@@ -21,11 +21,14 @@ import type { IngestQueue } from '../pipeline/ingest.queue.js';
 import { connectorRoutes } from '../../connectors/connectors.routes.js';
 import type { ConnectorRuntime } from '../../connectors/runtime.js';
 import type { ProfileStore } from '../store/profile.store.js';
+import type { CurationStore } from '../store/curation.store.js';
+import { identityRoutes } from './routes/identity.routes.js';
 
 export type AppDeps = {
   config: HubConfig;
   keys: KeyRing;
   store: ProfileStore;
+  curation: CurationStore;
   ingest: IngestQueue;
   connectors: ConnectorRuntime;
   queues: readonly Queue[];
@@ -83,6 +86,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, { checks: deps.checks });
   await app.register(recordsRoutes, { ingest: deps.ingest, store: deps.store });
   await app.register(profilesRoutes, { store: deps.store, normalize: { defaultCountry: deps.config.identity.defaultCountry, emailRules: deps.config.identity.emailCanonicalization } });
+  await app.register(identityRoutes, { store: deps.store, curation: deps.curation });
   await app.register(queuesRoutes, { queues: deps.queues });
   await app.register(formRoutes, {
     forms: deps.config.forms,

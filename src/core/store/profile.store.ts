@@ -4,7 +4,7 @@ import type { ReceivedRecord } from '../record.schema.js';
 import { recordIdentifiers, type Identifier, type IdentifierType, type NormalizeOptions } from '../identity/normalize.js';
 import { matchFeatures, type MatchFeatures } from '../identity/match/features.js';
 import { blockingKeys } from '../identity/match/blocking.js';
-import { identifierKey, planBatch, type KnownRecord, type MatchSettings, type Merge, type ReviewPair } from '../identity/match/cluster.js';
+import { identifierKey, planBatch, type KnownRecord, type Edge, type MatchSettings, type Merge, type ReviewPair } from '../identity/match/cluster.js';
 import { projectTraits, searchText, type TraitSource } from '../identity/survivorship.js';
 import { HubError } from '../errors.js';
 import { appendEvents, changedTraits, type HubEvent } from '../events/outbox.js';
@@ -37,7 +37,7 @@ export type ProfileView = {
   traits: Record<string, unknown>;
   traitSources: Record<string, TraitSource>;
   identifiers: { type: IdentifierType; value: string; sources: string[] }[];
-  records: { source: string; sourceId: string; kind: string; lastSeenAt: string }[];
+  records: { source: string; sourceId: string; kind: string; lastSeenAt: string; linkReason: string | null; linkScore: number | null }[];
   stats: { records: number; interactions: number; firstSeenAt: string | null; lastInteractionAt: string | null; totalAmount: number };
 };
 
@@ -283,7 +283,7 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
       if (merges.length > 0) await applyMerges(tx, merges, actor);
       if (plan.review.length > 0) await proposePairs(tx, plan.review);
       if (plan.shared.length > 0) await reportShared(tx, plan.shared);
-      if (fresh.length > 0) await writeRecords(tx, fresh, results);
+      if (fresh.length > 0) await writeRecords(tx, fresh, results, plan.linkOf);
       const refreshed = await refreshProfiles(tx, [...new Set(results.filter((r) => !r.stale).map((r) => r.profileId))]);
       const createdSet = new Set(newProfiles);
       const profileByKey = plan.profileOf;
@@ -306,7 +306,7 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
     });
   }
 
-  async function writeRecords(tx: Sql, fresh: Prepared[], results: ResolvedRecord[]) {
+  async function writeRecords(tx: Sql, fresh: Prepared[], results: ResolvedRecord[], linkOf: ReadonlyMap<string, Edge>) {
     const profileByKey = new Map(results.map((r) => [recordKey(r.source, r.sourceId), r.profileId]));
     const rows = fresh.map((r) => ({
       source: r.source,
@@ -319,16 +319,20 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
       traits: r.traits ?? {},
       interaction: r.interaction ?? null,
       match: r.features,
+      link_reason: linkOf.get(r.key)?.reason ?? null,
+      link_score: linkOf.get(r.key)?.score ?? null,
     }));
     await tx.query(
-      `INSERT INTO records (source, source_id, kind, profile_id, occurred_at, received_at, processed_at, identifiers, traits, interaction, match)
-       SELECT source, source_id, kind, profile_id, occurred_at, received_at, clock_timestamp(), identifiers, traits, interaction, match
+      `INSERT INTO records (source, source_id, kind, profile_id, occurred_at, received_at, processed_at, identifiers, traits, interaction, match, link_reason, link_score)
+       SELECT source, source_id, kind, profile_id, occurred_at, received_at, clock_timestamp(), identifiers, traits, interaction, match, link_reason, link_score
          FROM jsonb_to_recordset($1::jsonb) AS x(source text, source_id text, kind text, profile_id uuid, occurred_at timestamptz,
-              received_at timestamptz, identifiers jsonb, traits jsonb, interaction jsonb, match jsonb)
+              received_at timestamptz, identifiers jsonb, traits jsonb, interaction jsonb, match jsonb, link_reason text, link_score double precision)
        ON CONFLICT (source, source_id) DO UPDATE SET
          kind = excluded.kind, profile_id = excluded.profile_id, occurred_at = excluded.occurred_at,
          received_at = excluded.received_at, processed_at = excluded.processed_at,
-         identifiers = excluded.identifiers, traits = excluded.traits, interaction = excluded.interaction, match = excluded.match`,
+         identifiers = excluded.identifiers, traits = excluded.traits, interaction = excluded.interaction, match = excluded.match,
+         link_reason = CASE WHEN excluded.link_reason IS NULL THEN records.link_reason ELSE excluded.link_reason END,
+         link_score = CASE WHEN excluded.link_reason IS NULL THEN records.link_score ELSE excluded.link_score END`,
       [JSON.stringify(rows)],
     );
     await tx.query(
@@ -481,7 +485,7 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
       created_at: Date;
       updated_at: Date;
       identifiers: { type: IdentifierType; value: string; sources: string[] }[] | null;
-      records: { source: string; sourceId: string; kind: string; lastSeenAt: string }[] | null;
+      records: { source: string; sourceId: string; kind: string; lastSeenAt: string; linkReason: string | null; linkScore: number | null }[] | null;
       stats: { records: number; interactions: number; firstSeenAt: string | null; lastInteractionAt: string | null; totalAmount: number | null } | null;
     };
     const row = (
@@ -491,9 +495,10 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
                    FROM (SELECT ri.type, ri.value, array_agg(DISTINCT ri.source ORDER BY ri.source) AS sources
                            FROM records r JOIN record_identifiers ri ON ri.source = r.source AND ri.source_id = r.source_id
                           WHERE r.profile_id = p.id GROUP BY ri.type, ri.value) i) AS identifiers,
-                (SELECT json_agg(json_build_object('source', r.source, 'sourceId', r.source_id, 'kind', r.kind, 'lastSeenAt', r.received_at)
+                (SELECT json_agg(json_build_object('source', r.source, 'sourceId', r.source_id, 'kind', r.kind, 'lastSeenAt', r.received_at,
+                                                   'linkReason', r.link_reason, 'linkScore', r.link_score)
                                  ORDER BY r.occurred_at DESC, r.source, r.source_id)
-                   FROM (SELECT source, source_id, kind, received_at, occurred_at FROM records WHERE profile_id = p.id
+                   FROM (SELECT source, source_id, kind, received_at, occurred_at, link_reason, link_score FROM records WHERE profile_id = p.id
                           ORDER BY occurred_at DESC, source, source_id LIMIT 1000) r) AS records,
                 (SELECT json_build_object(
                           'records', count(*),
@@ -621,7 +626,18 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
     await db.query('SELECT 1');
   }
 
-  return { resolveBatch, getRecord, resolveProfileId, getProfile, findProfiles, timeline, counts, ping };
+  return {
+    resolveBatch,
+    getRecord,
+    resolveProfileId,
+    getProfile,
+    findProfiles,
+    timeline,
+    counts,
+    ping,
+    /** For curation (manual merge and split), which changes profiles in its own transactions. */
+    internals: { applyMerges, refreshProfiles },
+  };
 }
 
 export type ProfileStore = ReturnType<typeof createProfileStore>;

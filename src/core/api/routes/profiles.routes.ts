@@ -20,7 +20,16 @@ const Profile = Type.Object({
   traits: Traits,
   traitSources: Type.Record(Type.String(), TraitSource),
   identifiers: Type.Array(Type.Object({ type: Type.String(), value: Type.String(), sources: Type.Array(Type.String()) })),
-  records: Type.Array(Type.Object({ source: Type.String(), sourceId: Type.String(), kind: Type.String(), lastSeenAt: Type.String() })),
+  records: Type.Array(
+    Type.Object({
+      source: Type.String(),
+      sourceId: Type.String(),
+      kind: Type.String(),
+      lastSeenAt: Type.String(),
+      linkReason: Type.Union([Type.String(), Type.Null()], { description: 'why the record is in this profile: a shared identifier, or the match and its reasons' }),
+      linkScore: Type.Union([Type.Number(), Type.Null()], { description: 'the match score, when a match linked it' }),
+    }),
+  ),
   stats: Type.Object({
     records: Type.Integer(),
     interactions: Type.Integer(),

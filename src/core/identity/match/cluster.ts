@@ -49,6 +49,8 @@ export type Merge = { survivor: string; merged: string; reason: string; score: n
 export type ReviewPair = { a: string; b: string; score: number; reasons: string[] };
 export type Plan = {
   profileOf: Map<string, string>;
+  /** Why each record joined others (absent: it stands alone or stays where it was). */
+  linkOf: Map<string, Edge>;
   newProfiles: string[];
   merges: Merge[];
   review: ReviewPair[];
@@ -56,7 +58,7 @@ export type Plan = {
   shared: { type: string; value: string; profiles: number }[];
 };
 
-type Edge = { reason: string; score: number | null };
+export type Edge = { reason: string; score: number | null };
 
 export function identifierKey(i: Identifier): string {
   return `${i.type}\u0000${i.value}`;
@@ -100,6 +102,11 @@ export function planBatch(batch: readonly BatchRecord[], view: StoreView, settin
     return true;
   }
 
+  const linkOf = new Map<string, Edge>();
+  const link = (record: BatchRecord, other: string, edge: Edge) => {
+    if (union(`r:${record.key}`, other, edge) && !linkOf.has(record.key)) linkOf.set(record.key, edge);
+  };
+
   const shared: Plan['shared'] = [];
   const linking = new Map<string, readonly KnownRecord[]>();
   for (const [key, holders] of view.linked) {
@@ -130,10 +137,10 @@ export function planBatch(batch: readonly BatchRecord[], view: StoreView, settin
       if (view.blocked.has(key) || (view.linked.has(key) && !linking.has(key))) continue;
       const reason = `shared ${id.type}`;
       for (const known of linking.get(key) ?? []) {
-        if (!conflicts(r.features, known.features)) union(node, `p:${known.profileId}`, { reason, score: null });
+        if (!conflicts(r.features, known.features)) link(r, `p:${known.profileId}`, { reason, score: null });
       }
       for (const earlier of seenById.get(key) ?? []) {
-        if (!conflicts(r.features, earlier.features)) union(node, `r:${earlier.key}`, { reason, score: null });
+        if (!conflicts(r.features, earlier.features)) link(r, `r:${earlier.key}`, { reason, score: null });
       }
       seenById.set(key, [...(seenById.get(key) ?? []), r]);
     }
@@ -158,7 +165,11 @@ export function planBatch(batch: readonly BatchRecord[], view: StoreView, settin
       for (const c of ranked) {
         if (find(c.node) === find(node)) continue;
         if (c.score >= settings.autoMerge) {
-          if (union(node, c.node, { reason: `match ${c.reasons.join(', ')}`, score: c.score })) continue;
+          const edge = { reason: `match ${c.reasons.join(', ')}`, score: c.score };
+          if (union(node, c.node, edge)) {
+            if (!linkOf.has(r.key)) linkOf.set(r.key, edge);
+            continue;
+          }
         }
         if (c.score >= settings.review && proposals.length < settings.reviewPairsPerRecord) proposals.push({ other: c.node, score: c.score, reasons: c.reasons });
       }
@@ -211,5 +222,5 @@ export function planBatch(batch: readonly BatchRecord[], view: StoreView, settin
       review.push({ a: a < b ? a : b, b: a < b ? b : a, score: p.score, reasons: p.reasons });
     }
   }
-  return { profileOf, newProfiles, merges, review, shared };
+  return { profileOf, linkOf, newProfiles, merges, review, shared };
 }

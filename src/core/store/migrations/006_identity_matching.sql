@@ -1,6 +1,10 @@
 -- What the matcher compares, kept with the record so that candidates are scored without
 -- recomputing transliterations: folded names, dates, codes (see src/core/identity/match/features.ts).
 ALTER TABLE records ADD COLUMN match jsonb;
+-- Why the record is in its profile: the identifier it shares or the match score, as the resolver
+-- decided when it arrived (null: it started the profile, or was moved by a person).
+ALTER TABLE records ADD COLUMN link_reason text;
+ALTER TABLE records ADD COLUMN link_score double precision;
 
 -- Blocking keys: each record filed under a few keys (sound-alike surname + birth year, postcode +
 -- name, ...); candidates for a new record are the records filed under its keys, found by index.
