@@ -1,0 +1,209 @@
+// `npm run bench:match`: how well the hub tells people apart, on public labelled datasets (issue #5).
+// Each dataset goes through a fresh hub (own store, own Redis prefix) as the API receives records:
+// batches of 1000 in file order. Then every record's live profile is read from the store and scored
+// pairwise against the truth, which the hub never sees. Prints a table, writes JSON; never fails on
+// a figure.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import { parseConfig } from '../../src/core/config/load-config.js';
+import type { HubConfig } from '../../src/core/config/config.schema.js';
+import type { StoreKind } from '../../test/support/env.js';
+import { fmt, median, table } from '../stats.js';
+import { DATASET_NAMES, loadDataset, type Dataset, type DatasetName, type LabelledRecord } from './datasets.js';
+import { freshStore, recordKey, startBenchHub } from './hub.js';
+import { mistakes, scorePairs, type Assignment, type PairScore } from './score.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+const { values: args } = parseArgs({
+  options: {
+    only: { type: 'string', default: DATASET_NAMES.join(',') },
+    store: { type: 'string', default: 'postgres' },
+    config: { type: 'string' },
+    explain: { type: 'string', default: '0' },
+    runs: { type: 'string', default: '1' },
+    data: { type: 'string', default: process.env['MATCH_DATA_DIR'] ?? resolve(ROOT, 'data') },
+    out: { type: 'string', default: 'bench-match-results.json' },
+    'log-level': { type: 'string', default: 'warn' },
+    help: { type: 'boolean', default: false },
+  },
+  allowPositionals: false,
+});
+
+if (args.help) {
+  process.stdout.write(`npm run bench:match -- [options]
+  --only ${DATASET_NAMES.join(',')}
+  --store postgres|pglite   fresh PostgreSQL schema per run (default) or PGlite in memory
+  --config FILE             hub config, YAML or JSON (default config/hub.yaml); its connectors,
+                            forms and auth keys are ignored
+  --explain N               print up to N wrongly merged and N missed pairs per dataset
+  --runs N                  ingest each dataset N times (records/s is the median; 1)
+  --data DIR                the datasets (default $MATCH_DATA_DIR or ./data; see data/README.md)
+  --out FILE                JSON results (bench-match-results.json)
+  --log-level warn          the hub's log level
+`);
+  process.exit(0);
+}
+
+function positive(name: string, value: string): number {
+  const n = Number(value.replace(/_/g, ''));
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got "${value}"`);
+  return n;
+}
+
+const store = args.store as StoreKind;
+if (store !== 'postgres' && store !== 'pglite') throw new Error(`--store must be postgres or pglite, got "${args.store}"`);
+const only = args.only.split(',').map((s) => s.trim()).filter(Boolean);
+for (const name of only) if (!(DATASET_NAMES as readonly string[]).includes(name)) throw new Error(`--only: unknown dataset "${name}" (${DATASET_NAMES.join(', ')})`);
+const runs = Math.max(1, positive('runs', args.runs));
+const explain = positive('explain', args.explain);
+
+/** Issue #5: pairwise F1 per dataset, and precision ≥ 0.99 everywhere. */
+const TARGET_F1: Record<DatasetName, number> = { febrl3: 0.995, febrl4: 0.9998, fake1000: 0.87, personaldata: 0.985 };
+const TARGET_PRECISION = 0.99;
+
+/** One config for every dataset: the hub's own, minus what would reach outside (pollers) or is per-deployment (keys, forms). */
+function loadBenchConfig(file: string | undefined): HubConfig {
+  const path = resolve(file ?? resolve(ROOT, 'config', 'hub.yaml'));
+  const text = readFileSync(path, 'utf8');
+  const document: unknown = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  const kept = Object.entries((document ?? {}) as Record<string, unknown>).filter(([k]) => !['connectors', 'forms', 'auth'].includes(k));
+  return parseConfig(Object.fromEntries(kept));
+}
+
+const config = loadBenchConfig(args.config);
+const startedAt = Date.now();
+
+function log(line: string): void {
+  process.stderr.write(`[${((Date.now() - startedAt) / 1000).toFixed(0).padStart(4)}s] ${line}\n`);
+}
+
+type Run = { seconds: number; recordsPerSecond: number; failedJobs: number; missing: number; score: PairScore; reviewPairs: number | null };
+type Explained = { profile: string; truth: string; source: string; sourceId: string; identifiers: unknown; traits: unknown }[];
+type DatasetResult = {
+  dataset: DatasetName;
+  runs: Run[];
+  score: PairScore;
+  reviewPairs: number | null;
+  recordsPerSecond: number;
+  targetF1: number;
+  met: boolean;
+  falsePositives: Explained[];
+  falseNegatives: Explained[];
+};
+
+async function ingestOnce(dataset: Dataset, run: number): Promise<{ run: Run; assignments: Assignment[]; labelled: LabelledRecord[] }> {
+  const labelled = dataset.files.flatMap((f) => f.records);
+  const fresh = await freshStore(store, dataset.name);
+  const bench = await startBenchHub(dataset.name, { config, fresh, logLevel: args['log-level'] });
+  try {
+    const t0 = performance.now();
+    await bench.post(labelled.map((l) => l.record));
+    const { failedJobs } = await bench.stored(labelled.length);
+    const seconds = (performance.now() - t0) / 1000;
+    const profiles = await bench.profiles();
+    const assignments: Assignment[] = [];
+    let missing = 0;
+    for (const l of labelled) {
+      const profile = profiles.get(recordKey(l.record.source, l.record.sourceId));
+      if (profile === undefined) missing += 1;
+      // A record the hub lost counts as a profile of its own: it links to nobody.
+      assignments.push({ predicted: profile ?? `missing:${l.record.source}:${l.record.sourceId}`, truth: l.truth });
+    }
+    if (failedJobs > 0 || missing > 0) log(`  WARNING ${dataset.name} run ${run}: ${failedJobs} failed jobs, ${missing} records not in the store`);
+    const score = scorePairs(assignments);
+    const reviewPairs = await bench.reviewPairs();
+    return { run: { seconds, recordsPerSecond: labelled.length / seconds, failedJobs, missing, score, reviewPairs }, assignments, labelled };
+  } finally {
+    await bench.close();
+  }
+}
+
+function describePair(pair: [number, number], assignments: Assignment[], labelled: LabelledRecord[]): Explained {
+  return pair.map((i) => {
+    const a = assignments[i] as Assignment;
+    const { record } = labelled[i] as LabelledRecord;
+    return { profile: a.predicted, truth: a.truth, source: record.source, sourceId: record.sourceId, identifiers: record.identifiers ?? {}, traits: record.traits ?? {} };
+  });
+}
+
+async function benchDataset(name: DatasetName): Promise<DatasetResult> {
+  const dataset = loadDataset(name, args.data);
+  const results: Run[] = [];
+  let first: Awaited<ReturnType<typeof ingestOnce>> | undefined;
+  for (let run = 1; run <= runs; run += 1) {
+    const once = await ingestOnce(dataset, run);
+    first ??= once;
+    results.push(once.run);
+    log(`${name} run ${run}/${runs}: ${fmt(once.run.recordsPerSecond)} records/s, F1 ${once.run.score.f1.toFixed(4)}`);
+  }
+  if (!first) throw new Error('no run');
+  // Workers resolve batches concurrently, so the clustering may differ between runs: say so.
+  const f1s = results.map((r) => r.score.f1);
+  if (Math.max(...f1s) - Math.min(...f1s) > 1e-9) log(`  NOTE ${name}: F1 varies between runs (${Math.min(...f1s).toFixed(4)}–${Math.max(...f1s).toFixed(4)}); the table shows run 1`);
+  const score = first.run.score;
+  const targetF1 = TARGET_F1[name];
+  const found = mistakes(first.assignments, explain);
+  return {
+    dataset: name,
+    runs: results,
+    score,
+    reviewPairs: first.run.reviewPairs,
+    recordsPerSecond: median(results.map((r) => r.recordsPerSecond)),
+    targetF1,
+    met: score.f1 >= targetF1 && (score.predictedPairs === 0 || score.precision >= TARGET_PRECISION),
+    falsePositives: found.falsePositives.map((p) => describePair(p, first.assignments, first.labelled)),
+    falseNegatives: found.falseNegatives.map((p) => describePair(p, first.assignments, first.labelled)),
+  };
+}
+
+function ratio(value: number): string {
+  return Number.isFinite(value) ? value.toFixed(4) : 'n/a';
+}
+
+function printExplained(title: string, pairs: Explained[]): void {
+  if (pairs.length === 0) return;
+  process.stdout.write(`\n${title}\n`);
+  pairs.forEach((pair, i) => {
+    process.stdout.write(`  ${i + 1}.\n`);
+    for (const r of pair) {
+      const fields = { ...(r.identifiers as object), ...(r.traits as object) };
+      process.stdout.write(`     ${r.source}:${r.sourceId} truth=${r.truth} profile=${r.profile.slice(0, 8)} ${JSON.stringify(fields)}\n`);
+    }
+  });
+}
+
+async function accuracy(): Promise<void> {
+  log(`store ${store}, config ${args.config ?? 'config/hub.yaml'}, data ${args.data}, runs ${runs}`);
+  const results: DatasetResult[] = [];
+  for (const name of only as DatasetName[]) results.push(await benchDataset(name));
+
+  const header = ['dataset', 'records', 'profiles', 'predicted pairs', 'true pairs', 'P', 'R', 'F1', 'review pairs', 'records/s', 'target F1', 'met'];
+  const rows = results.map((r) => [
+    r.dataset,
+    fmt(r.score.records),
+    fmt(r.score.clusters),
+    fmt(r.score.predictedPairs),
+    fmt(r.score.truePairs),
+    ratio(r.score.precision),
+    ratio(r.score.recall),
+    ratio(r.score.f1),
+    r.reviewPairs === null ? 'n/a' : fmt(r.reviewPairs),
+    fmt(r.recordsPerSecond),
+    `≥ ${r.targetF1}`,
+    r.met ? 'yes' : 'NO',
+  ]);
+  process.stdout.write(`\nPairwise accuracy (${store}; precision target ≥ ${TARGET_PRECISION} everywhere)\n${table(header, rows)}\n`);
+  for (const r of results) {
+    printExplained(`${r.dataset}: wrongly merged pairs (same profile, different people)`, r.falsePositives);
+    printExplained(`${r.dataset}: missed pairs (same person, different profiles)`, r.falseNegatives);
+  }
+  const out = resolve(args.out);
+  writeFileSync(out, `${JSON.stringify({ mode: 'accuracy', store, config: args.config ?? 'config/hub.yaml', at: new Date().toISOString(), results }, null, 2)}\n`);
+  log(`wrote ${out}`);
+}
+
+await accuracy();
