@@ -2,7 +2,7 @@
 // with a real CSV parser and mapped to hub Records. The truth (FEBRL rec_id, splink cluster,
 // personaldata entity_id) stays here, beside the record: the hub never sees it, nor any id that
 // encodes it — sourceId is the row number in the file.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import type { HubRecord } from '../../src/core/record.schema.js';
@@ -116,6 +116,7 @@ function personaldata(path: string, source: string): { source: string; records: 
 }
 
 export function loadDataset(name: DatasetName, dataDir: string): Dataset {
+  if (!existsSync(dataDir)) throw new Error(`no datasets in ${dataDir}: pass --data DIR or set MATCH_DATA_DIR (the folder with febrl/, splink/, personaldata/)`);
   switch (name) {
     case 'febrl3':
       return { name, files: [febrl(join(dataDir, 'febrl', 'dataset3.csv'), 'febrl3')] };

@@ -23,6 +23,10 @@ export type BenchHub = {
   stored(expected: number, timeoutMs?: number): Promise<{ failedJobs: number }>;
   /** `${source}\u0000${sourceId}` → live profile id. */
   profiles(): Promise<Map<string, string>>;
+  /** Normalized identifiers per record (`recordKey`), but the record's own external id. */
+  identifiers(): Promise<Map<string, string[]>>;
+  /** Per live profile, the reasons of the merges that made it, with counts. */
+  mergeReasons(): Promise<Map<string, Record<string, number>>>;
   /** Open review pairs, every page; null when the hub has no duplicates endpoint (404). */
   reviewPairs(): Promise<number | null>;
   close(): Promise<void>;
@@ -125,6 +129,32 @@ export async function startBenchHub(label: string, options: BenchHubOptions): Pr
     async profiles() {
       const rows = (await fresh.db.query<{ source: string; source_id: string; profile_id: string }>('SELECT source, source_id, profile_id FROM records')).rows;
       return new Map(rows.map((r) => [recordKey(r.source, r.source_id), r.profile_id]));
+    },
+    async identifiers() {
+      const rows = (
+        await fresh.db.query<{ source: string; source_id: string; type: string; value: string }>(
+          `SELECT source, source_id, type, value FROM record_identifiers WHERE NOT (type = 'externalId' AND value = source || ':' || source_id)`,
+        )
+      ).rows;
+      const byRecord = new Map<string, string[]>();
+      for (const r of rows) {
+        const key = recordKey(r.source, r.source_id);
+        byRecord.set(key, [...(byRecord.get(key) ?? []), `${r.type}:${r.value}`]);
+      }
+      return byRecord;
+    },
+    async mergeReasons() {
+      // Merges into a profile that was itself merged later belong to the live survivor.
+      const rows = (
+        await fresh.db.query<{ profile_id: string; reason: string; n: number }>(
+          `SELECT coalesce(p.merged_into, p.id) AS profile_id, m.reason, count(*)::int AS n
+             FROM profile_merges m JOIN profiles p ON p.id = m.survivor_id
+            GROUP BY 1, 2`,
+        )
+      ).rows;
+      const byProfile = new Map<string, Record<string, number>>();
+      for (const r of rows) byProfile.set(r.profile_id, { ...byProfile.get(r.profile_id), [r.reason]: r.n });
+      return byProfile;
     },
     async reviewPairs() {
       let total = 0;

@@ -12,7 +12,7 @@ import { parseConfig } from '../../src/core/config/load-config.js';
 import type { HubConfig } from '../../src/core/config/config.schema.js';
 import type { StoreKind } from '../../test/support/env.js';
 import { fmt, median, table } from '../stats.js';
-import { DATASET_NAMES, loadDataset, type Dataset, type DatasetName, type LabelledRecord } from './datasets.js';
+import { DATASET_NAMES, loadDataset, type Dataset, type DatasetName } from './datasets.js';
 import { freshStore, recordKey, startBenchHub } from './hub.js';
 import { mistakes, scorePairs, type Assignment, type PairScore } from './score.js';
 
@@ -82,7 +82,20 @@ function log(line: string): void {
 }
 
 type Run = { seconds: number; recordsPerSecond: number; failedJobs: number; missing: number; score: PairScore; reviewPairs: number | null };
-type Explained = { profile: string; truth: string; source: string; sourceId: string; identifiers: unknown; traits: unknown }[];
+/** One record of a mistaken pair, with what the hub made of it. */
+type Explained = {
+  source: string;
+  sourceId: string;
+  truth: string;
+  profile: string;
+  /** Normalized identifiers the hub stored for it; `shared` are those the other record has too. */
+  identifiers: string[];
+  shared: string[];
+  /** Why records were merged into its profile (profile_merges.reason: count). */
+  mergeReasons: Record<string, number>;
+  fields: Record<string, unknown>;
+};
+type Mistakes = { falsePositives: Explained[][]; falseNegatives: Explained[][] };
 type DatasetResult = {
   dataset: DatasetName;
   runs: Run[];
@@ -91,11 +104,9 @@ type DatasetResult = {
   recordsPerSecond: number;
   targetF1: number;
   met: boolean;
-  falsePositives: Explained[];
-  falseNegatives: Explained[];
-};
+} & Mistakes;
 
-async function ingestOnce(dataset: Dataset, run: number): Promise<{ run: Run; assignments: Assignment[]; labelled: LabelledRecord[] }> {
+async function ingestOnce(dataset: Dataset, run: number, explainPairs: number): Promise<Run & Mistakes> {
   const labelled = dataset.files.flatMap((f) => f.records);
   const fresh = await freshStore(store, dataset.name);
   const bench = await startBenchHub(dataset.name, { config, fresh, logLevel: args['log-level'] });
@@ -116,47 +127,64 @@ async function ingestOnce(dataset: Dataset, run: number): Promise<{ run: Run; as
     if (failedJobs > 0 || missing > 0) log(`  WARNING ${dataset.name} run ${run}: ${failedJobs} failed jobs, ${missing} records not in the store`);
     const score = scorePairs(assignments);
     const reviewPairs = await bench.reviewPairs();
-    return { run: { seconds, recordsPerSecond: labelled.length / seconds, failedJobs, missing, score, reviewPairs }, assignments, labelled };
+    const found = mistakes(assignments, explainPairs);
+    const explained: Mistakes = { falsePositives: [], falseNegatives: [] };
+    if (found.falsePositives.length + found.falseNegatives.length > 0) {
+      const identifiers = await bench.identifiers();
+      const reasons = await bench.mergeReasons();
+      const describe = ([i, j]: [number, number]): Explained[] => {
+        const ids = [i, j].map((k) => identifiers.get(recordKey(labelled[k]!.record.source, labelled[k]!.record.sourceId)) ?? []);
+        const shared = ids[0]!.filter((id) => ids[1]!.includes(id));
+        return [i, j].map((k, side) => {
+          const { record, truth } = labelled[k]!;
+          const profile = assignments[k]!.predicted;
+          return {
+            source: record.source,
+            sourceId: record.sourceId,
+            truth,
+            profile,
+            identifiers: ids[side]!,
+            shared,
+            mergeReasons: reasons.get(profile) ?? {},
+            fields: { ...record.identifiers, ...record.traits },
+          };
+        });
+      };
+      explained.falsePositives = found.falsePositives.map(describe);
+      explained.falseNegatives = found.falseNegatives.map(describe);
+    }
+    return { seconds, recordsPerSecond: labelled.length / seconds, failedJobs, missing, score, reviewPairs, ...explained };
   } finally {
     await bench.close();
   }
 }
 
-function describePair(pair: [number, number], assignments: Assignment[], labelled: LabelledRecord[]): Explained {
-  return pair.map((i) => {
-    const a = assignments[i] as Assignment;
-    const { record } = labelled[i] as LabelledRecord;
-    return { profile: a.predicted, truth: a.truth, source: record.source, sourceId: record.sourceId, identifiers: record.identifiers ?? {}, traits: record.traits ?? {} };
-  });
-}
-
 async function benchDataset(name: DatasetName): Promise<DatasetResult> {
   const dataset = loadDataset(name, args.data);
   const results: Run[] = [];
-  let first: Awaited<ReturnType<typeof ingestOnce>> | undefined;
+  let first: Mistakes | undefined;
   for (let run = 1; run <= runs; run += 1) {
-    const once = await ingestOnce(dataset, run);
-    first ??= once;
-    results.push(once.run);
-    log(`${name} run ${run}/${runs}: ${fmt(once.run.recordsPerSecond)} records/s, F1 ${once.run.score.f1.toFixed(4)}`);
+    const { falsePositives, falseNegatives, ...once } = await ingestOnce(dataset, run, run === 1 ? explain : 0);
+    first ??= { falsePositives, falseNegatives };
+    results.push(once);
+    log(`${name} run ${run}/${runs}: ${fmt(once.recordsPerSecond)} records/s, F1 ${once.score.f1.toFixed(4)}`);
   }
-  if (!first) throw new Error('no run');
+  const firstRun = results[0];
+  if (!firstRun || !first) throw new Error('no run');
   // Workers resolve batches concurrently, so the clustering may differ between runs: say so.
   const f1s = results.map((r) => r.score.f1);
   if (Math.max(...f1s) - Math.min(...f1s) > 1e-9) log(`  NOTE ${name}: F1 varies between runs (${Math.min(...f1s).toFixed(4)}–${Math.max(...f1s).toFixed(4)}); the table shows run 1`);
-  const score = first.run.score;
+  const { score } = firstRun;
   const targetF1 = TARGET_F1[name];
-  const found = mistakes(first.assignments, explain);
   return {
     dataset: name,
     runs: results,
     score,
-    reviewPairs: first.run.reviewPairs,
+    reviewPairs: firstRun.reviewPairs,
     recordsPerSecond: median(results.map((r) => r.recordsPerSecond)),
     targetF1,
     met: score.f1 >= targetF1 && (score.predictedPairs === 0 || score.precision >= TARGET_PRECISION),
-    falsePositives: found.falsePositives.map((p) => describePair(p, first.assignments, first.labelled)),
-    falseNegatives: found.falseNegatives.map((p) => describePair(p, first.assignments, first.labelled)),
+    ...first,
   };
 }
 
@@ -164,14 +192,16 @@ function ratio(value: number): string {
   return Number.isFinite(value) ? value.toFixed(4) : 'n/a';
 }
 
-function printExplained(title: string, pairs: Explained[]): void {
+function printExplained(title: string, pairs: Explained[][]): void {
   if (pairs.length === 0) return;
   process.stdout.write(`\n${title}\n`);
   pairs.forEach((pair, i) => {
-    process.stdout.write(`  ${i + 1}.\n`);
+    const shared = pair[0]?.shared ?? [];
+    process.stdout.write(`  ${i + 1}. shared identifiers: ${shared.length > 0 ? shared.join(', ') : 'none'}\n`);
     for (const r of pair) {
-      const fields = { ...(r.identifiers as object), ...(r.traits as object) };
-      process.stdout.write(`     ${r.source}:${r.sourceId} truth=${r.truth} profile=${r.profile.slice(0, 8)} ${JSON.stringify(fields)}\n`);
+      const reasons = Object.entries(r.mergeReasons).map(([reason, n]) => `${reason} ×${n}`).join(', ');
+      process.stdout.write(`     ${r.source}:${r.sourceId} truth=${r.truth} profile=${r.profile.slice(0, 8)}${reasons ? ` (merges: ${reasons})` : ''}\n`);
+      process.stdout.write(`       ${JSON.stringify(r.fields)}\n       normalized: ${r.identifiers.join(', ') || 'none'}\n`);
     }
   });
 }
