@@ -2,7 +2,7 @@
 // Each dataset goes through a fresh hub (own store, own Redis prefix) as the API receives records:
 // batches of 1000 in file order. Then every record's live profile is read from the store and scored
 // pairwise against the truth, which the hub never sees. Prints a table, writes JSON; never fails on
-// a figure.
+// a figure. `--growth` instead times ingest into a small vs a large store (growth.ts).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ import type { HubConfig } from '../../src/core/config/config.schema.js';
 import type { StoreKind } from '../../test/support/env.js';
 import { fmt, median, table } from '../stats.js';
 import { DATASET_NAMES, loadDataset, type Dataset, type DatasetName } from './datasets.js';
+import { growthBenchmark } from './growth.js';
 import { freshStore, recordKey, startBenchHub } from './hub.js';
 import { mistakes, scorePairs, type Assignment, type PairScore } from './score.js';
 
@@ -27,6 +28,10 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: '1' },
     data: { type: 'string', default: process.env['MATCH_DATA_DIR'] ?? resolve(ROOT, 'data') },
     out: { type: 'string', default: 'bench-match-results.json' },
+    growth: { type: 'boolean', default: false },
+    'growth-small': { type: 'string', default: '5000' },
+    'growth-large': { type: 'string', default: '500000' },
+    'growth-records': { type: 'string', default: '10000' },
     'log-level': { type: 'string', default: 'warn' },
     help: { type: 'boolean', default: false },
   },
@@ -43,6 +48,8 @@ if (args.help) {
   --runs N                  ingest each dataset N times (records/s is the median; 1)
   --data DIR                the datasets (default $MATCH_DATA_DIR or ./data; see data/README.md)
   --out FILE                JSON results (bench-match-results.json)
+  --growth                  instead: records/s of --growth-records (10000) messy records into a
+                            store of --growth-small (5000) vs --growth-large (500000) people
   --log-level warn          the hub's log level
 `);
   process.exit(0);
@@ -236,4 +243,18 @@ async function accuracy(): Promise<void> {
   log(`wrote ${out}`);
 }
 
-await accuracy();
+if (args.growth) {
+  await growthBenchmark({
+    store,
+    config,
+    small: Math.max(1, positive('growth-small', args['growth-small'])),
+    large: Math.max(1, positive('growth-large', args['growth-large'])),
+    records: Math.max(1, positive('growth-records', args['growth-records'])),
+    runs,
+    out: resolve(args.out),
+    logLevel: args['log-level'],
+    log,
+  });
+} else {
+  await accuracy();
+}
