@@ -204,7 +204,7 @@ function printExplained(title: string, pairs: Explained[][]): void {
   process.stdout.write(`\n${title}\n`);
   pairs.forEach((pair, i) => {
     const shared = pair[0]?.shared ?? [];
-    process.stdout.write(`  ${i + 1}. shared identifiers: ${shared.length > 0 ? shared.join(', ') : 'none'}\n`);
+    process.stdout.write(`  ${i + 1}. shared identifiers: ${shared.length > 0 ? shared.join(', ') : 'none (linked through other records, or by traits)'}\n`);
     for (const r of pair) {
       const reasons = Object.entries(r.mergeReasons).map(([reason, n]) => `${reason} ×${n}`).join(', ');
       process.stdout.write(`     ${r.source}:${r.sourceId} truth=${r.truth} profile=${r.profile.slice(0, 8)}${reasons ? ` (merges: ${reasons})` : ''}\n`);
