@@ -199,12 +199,12 @@ function ratio(value: number): string {
   return Number.isFinite(value) ? value.toFixed(4) : 'n/a';
 }
 
-function printExplained(title: string, pairs: Explained[][]): void {
+function printExplained(title: string, pairs: Explained[][], noneShared: string): void {
   if (pairs.length === 0) return;
   process.stdout.write(`\n${title}\n`);
   pairs.forEach((pair, i) => {
     const shared = pair[0]?.shared ?? [];
-    process.stdout.write(`  ${i + 1}. shared identifiers: ${shared.length > 0 ? shared.join(', ') : 'none (linked through other records, or by traits)'}\n`);
+    process.stdout.write(`  ${i + 1}. shared identifiers: ${shared.length > 0 ? shared.join(', ') : noneShared}\n`);
     for (const r of pair) {
       const reasons = Object.entries(r.mergeReasons).map(([reason, n]) => `${reason} ×${n}`).join(', ');
       process.stdout.write(`     ${r.source}:${r.sourceId} truth=${r.truth} profile=${r.profile.slice(0, 8)}${reasons ? ` (merges: ${reasons})` : ''}\n`);
@@ -235,8 +235,8 @@ async function accuracy(): Promise<void> {
   ]);
   process.stdout.write(`\nPairwise accuracy (${store}; precision target ≥ ${TARGET_PRECISION} everywhere)\n${table(header, rows)}\n`);
   for (const r of results) {
-    printExplained(`${r.dataset}: wrongly merged pairs (same profile, different people)`, r.falsePositives);
-    printExplained(`${r.dataset}: missed pairs (same person, different profiles)`, r.falseNegatives);
+    printExplained(`${r.dataset}: wrongly merged pairs (same profile, different people)`, r.falsePositives, 'none (linked through other records, or by traits)');
+    printExplained(`${r.dataset}: missed pairs (same person, different profiles)`, r.falseNegatives, 'none');
   }
   const out = resolve(args.out);
   writeFileSync(out, `${JSON.stringify({ mode: 'accuracy', store, config: args.config ?? 'config/hub.yaml', at: new Date().toISOString(), results }, null, 2)}\n`);
