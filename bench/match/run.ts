@@ -46,7 +46,7 @@ if (args.help) {
                             forms and auth keys are ignored
   --explain N               print up to N wrongly merged and N missed pairs per dataset
   --runs N                  ingest each dataset N times (records/s is the median; 1)
-  --data DIR                the datasets (default $MATCH_DATA_DIR or ./data; see data/README.md)
+  --data DIR                the folder with febrl/, splink/, personaldata/ (default $MATCH_DATA_DIR or ./data)
   --out FILE                JSON results (bench-match-results.json)
   --growth                  instead: records/s of --growth-records (10000) messy records into a
                             store of --growth-small (5000) vs --growth-large (500000) people
@@ -55,7 +55,7 @@ if (args.help) {
   process.exit(0);
 }
 
-function positive(name: string, value: string): number {
+function count(name: string, value: string): number {
   const n = Number(value.replace(/_/g, ''));
   if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got "${value}"`);
   return n;
@@ -65,8 +65,8 @@ const store = args.store as StoreKind;
 if (store !== 'postgres' && store !== 'pglite') throw new Error(`--store must be postgres or pglite, got "${args.store}"`);
 const only = args.only.split(',').map((s) => s.trim()).filter(Boolean);
 for (const name of only) if (!(DATASET_NAMES as readonly string[]).includes(name)) throw new Error(`--only: unknown dataset "${name}" (${DATASET_NAMES.join(', ')})`);
-const runs = Math.max(1, positive('runs', args.runs));
-const explain = positive('explain', args.explain);
+const runs = Math.max(1, count('runs', args.runs));
+const explain = count('explain', args.explain);
 
 /** Issue #5: pairwise F1 per dataset, and precision ≥ 0.99 everywhere. */
 const TARGET_F1: Record<DatasetName, number> = { febrl3: 0.995, febrl4: 0.9998, fake1000: 0.87, personaldata: 0.985 };
@@ -247,9 +247,9 @@ if (args.growth) {
   await growthBenchmark({
     store,
     config,
-    small: Math.max(1, positive('growth-small', args['growth-small'])),
-    large: Math.max(1, positive('growth-large', args['growth-large'])),
-    records: Math.max(1, positive('growth-records', args['growth-records'])),
+    small: Math.max(1, count('growth-small', args['growth-small'])),
+    large: Math.max(1, count('growth-large', args['growth-large'])),
+    records: Math.max(1, count('growth-records', args['growth-records'])),
     runs,
     out: resolve(args.out),
     logLevel: args['log-level'],
