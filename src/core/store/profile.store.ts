@@ -69,6 +69,8 @@ const MAX_REDIRECTS = 10;
 type Prepared = ReceivedRecord & { key: string; occurredAtIso: string; ids: Identifier[]; features: MatchFeatures | null; blocks: string[] };
 
 // Blocking keys lock coarsely: a bounded number of lock rows however many keys the store files.
+// They must lock: a batch resolved beside another that files the same keys would not see its
+// records, and one person would start two profiles (in a test, every FEBRL duplicate was missed).
 const BLOCK_LOCK_BUCKETS = 1n << 20n;
 // Records read per identifier to check a shared email or phone against (enough to tell a switchboard).
 const HOLDERS_PER_IDENTIFIER = 50;
