@@ -9,6 +9,7 @@ import { phonetic, type MatchFeatures } from './features.js';
 export function blockingKeys(f: MatchFeatures): string[] {
   const keys = new Set<string>();
   const dob = f.fields['birthDate'];
+  const city = f.fields['city'];
   const year = dob?.slice(0, 4);
   const postcode = f.fields['postcode'];
   const family = f.family.map(phonetic);
@@ -23,16 +24,16 @@ export function blockingKeys(f: MatchFeatures): string[] {
   const sorted = [...new Set(names)].sort();
   for (let i = 0; i < sorted.length; i += 1) for (let j = i + 1; j < sorted.length; j += 1) keys.add(`nn:${sorted[i]}:${sorted[j]}`);
   if (dob && postcode) keys.add(`dp:${dob}:${postcode}`);
+  if (dob && city) keys.add(`dc:${dob}:${city}`);
   if (dob) for (const g of given) keys.add(`dg:${dob}:${g[0] ?? ''}`);
   const nationalId = f.fields['nationalId'];
   if (nationalId) keys.add(`id:${nationalId}`);
-  const city = f.fields['city'];
   if (city) for (const n of names) keys.add(`nc:${n}:${city}`);
   const address = f.fields['address'];
   if (address) {
     const street = address.split(' ').slice(0, 2).join(' ');
-    if (postcode) keys.add(`ap:${street}:${postcode}`);
-    if (city) keys.add(`ac:${street}:${city}`);
+    // Number and street alone: a mistyped postcode or town still finds the house.
+    keys.add(`a:${street}`);
   }
   for (const email of f.emails) keys.add(`el:${email.slice(0, email.lastIndexOf('@'))}`);
   return [...keys];
