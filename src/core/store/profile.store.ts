@@ -79,8 +79,8 @@ function recordKey(source: string, sourceId: string): string {
   return `${source}\u0000${sourceId}`;
 }
 
-function lockKey(text: string): string {
-  return createHash('sha256').update(text).digest().readBigInt64BE(0).toString();
+function lockKey(text: string): bigint {
+  return createHash('sha256').update(text).digest().readBigInt64BE(0);
 }
 
 function iso(value: unknown): string {
@@ -221,14 +221,13 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
     const prepared = prepare(input);
     if (prepared.length === 0) return [];
     return db.transaction(async (tx) => {
-      const blockLocks = prepared.flatMap((r) => r.blocks.map((b) => (BigInt(lockKey(`b\u0000${b}`)) % BLOCK_LOCK_BUCKETS).toString()));
-      const locks = [
-        ...new Set([
-          ...prepared.map((r) => lockKey(`r\u0000${r.key}`)),
-          ...prepared.flatMap((r) => r.ids.map((i) => lockKey(`i\u0000${i.type}\u0000${i.value}`))),
-          ...blockLocks,
-        ]),
-      ].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
+      const lockSet = new Set<bigint>();
+      for (const r of prepared) {
+        lockSet.add(lockKey(`r\u0000${r.key}`));
+        for (const i of r.ids) lockSet.add(lockKey(`i\u0000${i.type}\u0000${i.value}`));
+        for (const b of r.blocks) lockSet.add(lockKey(`b\u0000${b}`) % BLOCK_LOCK_BUCKETS);
+      }
+      const locks = [...lockSet].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map(String);
       // Insert-or-lock every key in sorted order in one statement: ON CONFLICT DO UPDATE locks the
       // existing row even when its WHERE is false (so nothing is written), and a key another
       // transaction is inserting makes this one wait for it, in the same order everywhere.
@@ -260,10 +259,16 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
         const k = recordKey(h.source, h.source_id);
         if (freshKeys.has(k)) continue;
         const key = identifierKey({ type: h.type as IdentifierType, value: h.value });
-        linked.set(key, [...(linked.get(key) ?? []), known(h)]);
+        const list = linked.get(key);
+        if (list) list.push(known(h));
+        else linked.set(key, [known(h)]);
       }
       const byBlock = new Map<string, KnownRecord[]>();
-      for (const c of candidates) byBlock.set(c.key, [...(byBlock.get(c.key) ?? []), known(c)]);
+      for (const c of candidates) {
+        const list = byBlock.get(c.key);
+        if (list) list.push(known(c));
+        else byBlock.set(c.key, [known(c)]);
+      }
       for (const [block, list] of byBlock) {
         // Filed under too many records to tell anyone apart: not a way to find candidates.
         if (list.length > options.candidatesPerKey) byBlock.delete(block);

@@ -60,6 +60,15 @@ export type Plan = {
 
 export type Edge = { reason: string; score: number | null };
 
+const MAX_REASONS = 3;
+
+/** Appends to the list under a key, creating it. */
+function file<T>(map: Map<string, T[]>, key: string, value: T) {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
 export function identifierKey(i: Identifier): string {
   return `${i.type}\u0000${i.value}`;
 }
@@ -84,7 +93,8 @@ export function planBatch(batch: readonly BatchRecord[], view: StoreView, settin
     forbidden.set(b, (forbidden.get(b) ?? new Set()).add(a));
   }
   const constrained = new Map<string, Set<string>>();
-  const edges = new Map<string, Edge[]>();
+  // Per component root: the first few reasons it was joined by (enough to explain a merge) and the best score.
+  const edges = new Map<string, { reasons: string[]; score: number | null }>();
   for (const id of forbidden.keys()) constrained.set(`p:${id}`, new Set([id]));
 
   /** Joins two components unless that would put a constrained pair together. */
@@ -97,8 +107,14 @@ export function planBatch(batch: readonly BatchRecord[], view: StoreView, settin
     if (cx && cy) for (const p of cx) for (const q of cy) if (forbidden.get(p)?.has(q)) return false;
     parent.set(rx, ry);
     if (cx) constrained.set(ry, new Set([...(cy ?? []), ...cx]));
-    const joined = [...(edges.get(ry) ?? []), ...(edges.get(rx) ?? []), ...(edge ? [edge] : [])];
-    if (joined.length > 0) edges.set(ry, joined);
+    const into = edges.get(ry) ?? { reasons: [], score: null };
+    for (const e of [edges.get(rx), edge ? { reasons: [edge.reason], score: edge.score } : undefined]) {
+      if (!e) continue;
+      for (const reason of e.reasons) if (into.reasons.length < MAX_REASONS && !into.reasons.includes(reason)) into.reasons.push(reason);
+      if (e.score !== null && (into.score === null || e.score > into.score)) into.score = e.score;
+    }
+    edges.set(ry, into);
+    edges.delete(rx);
     return true;
   }
 
@@ -142,7 +158,7 @@ export function planBatch(batch: readonly BatchRecord[], view: StoreView, settin
       for (const earlier of seenById.get(key) ?? []) {
         if (!conflicts(r.features, earlier.features)) link(r, `r:${earlier.key}`, { reason, score: null });
       }
-      seenById.set(key, [...(seenById.get(key) ?? []), r]);
+      file(seenById, key, r);
     }
 
     if (settings.enabled && r.features) {
@@ -174,15 +190,14 @@ export function planBatch(batch: readonly BatchRecord[], view: StoreView, settin
         if (c.score >= settings.review && proposals.length < settings.reviewPairsPerRecord) proposals.push({ other: c.node, score: c.score, reasons: c.reasons });
       }
       if (proposals.length > 0) bestReview.set(node, proposals);
-      for (const block of r.blockingKeys) seenByBlock.set(block, [...(seenByBlock.get(block) ?? []), r]);
+      for (const block of r.blockingKeys) file(seenByBlock, block, r);
     }
   }
 
   // Each component: its oldest profile survives, the others merge into it; none: a new profile.
   const membersByRoot = new Map<string, string[]>();
   for (const id of view.profiles.keys()) {
-    const root = find(`p:${id}`);
-    membersByRoot.set(root, [...(membersByRoot.get(root) ?? []), id]);
+    file(membersByRoot, find(`p:${id}`), id);
   }
   const profileOfRoot = new Map<string, string>();
   const newProfiles: string[] = [];
@@ -194,16 +209,8 @@ export function planBatch(batch: readonly BatchRecord[], view: StoreView, settin
     const members = (membersByRoot.get(root) ?? []).sort((a, b) => (view.profiles.get(a) ?? 0) - (view.profiles.get(b) ?? 0) || (a < b ? -1 : 1));
     survivor = members[0] ?? newId();
     if (members.length === 0) newProfiles.push(survivor);
-    const why = edges.get(root) ?? [];
-    const scored = why.filter((e) => e.score !== null);
-    for (const merged of members.slice(1)) {
-      merges.push({
-        survivor,
-        merged,
-        reason: [...new Set(why.map((e) => e.reason))].slice(0, 3).join('; ') || 'records joined',
-        score: scored.length > 0 ? Math.max(...scored.map((e) => e.score ?? 0)) : null,
-      });
-    }
+    const why = edges.get(root);
+    for (const merged of members.slice(1)) merges.push({ survivor, merged, reason: why?.reasons.join('; ') || 'records joined', score: why?.score ?? null });
     profileOfRoot.set(root, survivor);
     return survivor;
   };
