@@ -15,6 +15,8 @@ import { createConnectorRuntime, type ConnectorRuntime } from '../connectors/run
 import { createConnectorStore } from '../connectors/connector.store.js';
 import { CONNECTOR_TYPES } from '../connectors/registry.js';
 import type { Connector } from '../connectors/connector.js';
+import { createMetrics, type HubMetrics } from './metrics/metrics.js';
+import { createReportsStore } from './reports/reports.store.js';
 
 export type Role = 'all' | 'api' | 'worker';
 export const ROLES: readonly Role[] = ['all', 'api', 'worker'];
@@ -32,6 +34,8 @@ export type HubOptions = {
   workerStore?: Pick<ProfileStore, 'resolveBatch'>;
   /** Connector types; default: the built-in registry. */
   connectorTypes?: ReadonlyMap<string, Connector>;
+  /** Default: a registry of this hub's own. */
+  metrics?: HubMetrics;
 };
 
 export type Hub = {
@@ -40,6 +44,7 @@ export type Hub = {
   ingest: IngestQueue;
   connectors: ConnectorRuntime;
   store: ProfileStore;
+  metrics: HubMetrics;
   /** Stops intake, lets workers finish their jobs, then closes queues, Redis and the database. */
   close(): Promise<void>;
 };
@@ -49,6 +54,8 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   const { config, db, log } = options;
   await migrate(db);
   const store = createProfileStore(db, { defaultCountry: config.identity.defaultCountry, traitPriority: config.identity.traitPriority });
+  const metrics = options.metrics ?? createMetrics();
+  const reports = createReportsStore(db);
   const apiRedis = createRedis(options.redisUrl, 'api');
   const workerRedis: Redis | null = options.role === 'api' ? null : createRedis(options.redisUrl, 'worker');
   let parts: Awaited<ReturnType<typeof wire>>;
@@ -63,7 +70,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   const { ingest, connectors, connectorWorkers, worker, app } = parts;
 
   async function wire() {
-    const ingest = createIngestQueue(apiRedis, { prefix: options.prefix, ...config.pipeline });
+    const ingest = createIngestQueue(apiRedis, { prefix: options.prefix, ...config.pipeline }, metrics);
 
     const connectors = createConnectorRuntime({
       configs: config.connectors,
@@ -89,6 +96,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
           store: options.workerStore ?? store,
           ingest,
           log: log.child({ component: 'ingest-worker' }),
+          metrics,
         })
       : null;
 
@@ -109,7 +117,10 @@ export async function createHub(options: HubOptions): Promise<Hub> {
             log,
             redis: apiRedis,
             prefix: options.prefix,
+            metrics,
+            reports,
           });
+    metrics.track({ queues: [ingest.queue, ...connectors.queues], breakers: () => connectors.statuses(), merges: () => reports.mergeCount() });
 
     // The API's Redis connection queues nothing while it connects: wait, so the first request is not a 503.
     await ingest.queue.waitUntilReady();
@@ -140,6 +151,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     ingest,
     connectors,
     store,
+    metrics,
     close() {
       closing ??= closeAll();
       return closing;
