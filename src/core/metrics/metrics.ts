@@ -21,6 +21,15 @@ const LATENCY_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 6
 const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /**
+ * Gauges that parts built on other branches add with `addGauge` once merged (review pairs, webhook
+ * deliveries); docs/grafana/crm-hub.json already charts them under these names.
+ */
+export const PLANNED_GAUGES = {
+  reviewPairs: { name: 'crm_hub_review_pairs', help: 'Duplicate review pairs by status (open, merged, dismissed)', labelNames: ['status'] },
+  webhookDeliveries: { name: 'crm_hub_webhook_deliveries', help: 'Outbound webhook deliveries by status', labelNames: ['status'] },
+} as const;
+
+/**
  * The metrics of one hub, in a registry of its own (never prom-client's global one: the tests run
  * many hubs in one process). Counters count what this process did; gauges are read at scrape time.
  */
