@@ -124,14 +124,13 @@ export function createReportsStore(db: Db) {
   async function sources(): Promise<SourceRow[]> {
     const rows = (
       await db.query<{ source: string; records: number; contacts: number; profiles: number; duplicates: number }>(
-        `WITH per AS (
-           SELECT profile_id, source, count(*) AS n, count(*) FILTER (WHERE kind = 'contact') AS contacts
-             FROM records GROUP BY profile_id, source),
-         shared AS (SELECT profile_id FROM per GROUP BY profile_id HAVING count(*) > 1)
-         SELECT per.source, sum(per.n)::int AS records, sum(per.contacts)::int AS contacts, count(*)::int AS profiles,
-                COALESCE(sum(per.n) FILTER (WHERE shared.profile_id IS NOT NULL), 0)::int AS duplicates
-           FROM per LEFT JOIN shared ON shared.profile_id = per.profile_id
-          GROUP BY per.source ORDER BY per.source`,
+        // One pass over the (profile, source) index, in profile order: the window counts each profile's sources.
+        `SELECT source, sum(n)::int AS records, sum(contacts)::int AS contacts, count(*)::int AS profiles,
+                COALESCE(sum(n) FILTER (WHERE sources_here > 1), 0)::int AS duplicates
+           FROM (SELECT source, n, contacts, count(*) OVER (PARTITION BY profile_id) AS sources_here
+                   FROM (SELECT profile_id, source, count(*) AS n, count(*) FILTER (WHERE kind = 'contact') AS contacts
+                           FROM records GROUP BY profile_id, source) per) x
+          GROUP BY source ORDER BY source`,
       )
     ).rows;
     return rows.map((r) => ({
@@ -280,17 +279,21 @@ export function createReportsStore(db: Db) {
   async function newVsReturning(range: RangeQuery): Promise<NewReturningRow[]> {
     const rows = (
       await db.query<{ period: Date; new: number; returning: number }>(
-        `WITH active AS (
-           SELECT DISTINCT profile_id FROM records WHERE occurred_at >= $1::timestamptz AND occurred_at < $2::timestamptz),
+        // A profile first seen before `from` returns in every period it visits; one first seen in the
+        // range has its first record in the range: only the range and each such profile's earlier rows are read.
+        `WITH inrange AS (
+           SELECT profile_id, kind, occurred_at FROM records WHERE occurred_at >= $1::timestamptz AND occurred_at < $2::timestamptz),
          first AS (
-           SELECT a.profile_id, (SELECT min(r.occurred_at) FROM records r WHERE r.profile_id = a.profile_id) AS first_at FROM active a),
+           SELECT i.profile_id, min(i.occurred_at) AS first_at,
+                  EXISTS (SELECT 1 FROM records r WHERE r.profile_id = i.profile_id AND r.occurred_at < $1::timestamptz) AS seen_before
+             FROM inrange i GROUP BY i.profile_id),
          visits AS (
-           SELECT DISTINCT date_trunc($3, occurred_at, 'UTC') AS period, profile_id FROM records
-            WHERE kind = 'interaction' AND occurred_at >= $1::timestamptz AND occurred_at < $2::timestamptz)
+           SELECT DISTINCT date_trunc($3, occurred_at, 'UTC') AS period, profile_id FROM inrange WHERE kind = 'interaction')
          SELECT period, sum(is_new)::int AS new, sum(is_returning)::int AS returning FROM (
-           SELECT date_trunc($3, first_at, 'UTC') AS period, 1 AS is_new, 0 AS is_returning FROM first WHERE first_at >= $1::timestamptz
+           SELECT date_trunc($3, first_at, 'UTC') AS period, 1 AS is_new, 0 AS is_returning FROM first WHERE NOT seen_before
            UNION ALL
-           SELECT v.period, 0, 1 FROM visits v JOIN first f ON f.profile_id = v.profile_id WHERE f.first_at < GREATEST(v.period, $1::timestamptz)
+           SELECT v.period, 0, 1 FROM visits v JOIN first f ON f.profile_id = v.profile_id
+            WHERE f.seen_before OR f.first_at < GREATEST(v.period, $1::timestamptz)
          ) x GROUP BY period ORDER BY period`,
         [range.from, range.to, range.interval],
       )
