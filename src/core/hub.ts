@@ -17,6 +17,8 @@ import { createConnectorRuntime, type ConnectorRuntime } from '../connectors/run
 import { createConnectorStore } from '../connectors/connector.store.js';
 import { CONNECTOR_TYPES } from '../connectors/registry.js';
 import type { Connector } from '../connectors/connector.js';
+import { createMetrics, PLANNED_GAUGES, type HubMetrics } from './metrics/metrics.js';
+import { createReportsStore } from './reports/reports.store.js';
 
 export type Role = 'all' | 'api' | 'worker';
 export const ROLES: readonly Role[] = ['all', 'api', 'worker'];
@@ -34,6 +36,8 @@ export type HubOptions = {
   workerStore?: Pick<ProfileStore, 'resolveBatch'>;
   /** Connector types; default: the built-in registry. */
   connectorTypes?: ReadonlyMap<string, Connector>;
+  /** Default: a registry of this hub's own. */
+  metrics?: HubMetrics;
 };
 
 export type Hub = {
@@ -42,6 +46,7 @@ export type Hub = {
   ingest: IngestQueue;
   connectors: ConnectorRuntime;
   store: ProfileStore;
+  metrics: HubMetrics;
   /** Stops intake, lets workers finish their jobs, then closes queues, Redis and the database. */
   close(): Promise<void>;
 };
@@ -51,6 +56,13 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   const { config, db, log } = options;
   await migrate(db);
   const store = createProfileStore(db, resolveOptions(config.identity));
+  const curation = createCurationStore(db, store);
+  const metrics = options.metrics ?? createMetrics();
+  const { reviewPairs } = PLANNED_GAUGES;
+  metrics.addGauge(reviewPairs.name, reviewPairs.help, reviewPairs.labelNames, async () =>
+    (await curation.pairCounts()).map((c) => ({ labels: { status: c.status }, value: c.count })),
+  );
+  const reports = createReportsStore(db);
   const apiRedis = createRedis(options.redisUrl, 'api');
   const workerRedis: Redis | null = options.role === 'api' ? null : createRedis(options.redisUrl, 'worker');
   let parts: Awaited<ReturnType<typeof wire>>;
@@ -65,7 +77,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   const { ingest, connectors, connectorWorkers, worker, app } = parts;
 
   async function wire() {
-    const ingest = createIngestQueue(apiRedis, { prefix: options.prefix, ...config.pipeline });
+    const ingest = createIngestQueue(apiRedis, { prefix: options.prefix, ...config.pipeline }, metrics);
 
     const connectors = createConnectorRuntime({
       configs: config.connectors,
@@ -91,6 +103,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
           store: options.workerStore ?? store,
           ingest,
           log: log.child({ component: 'ingest-worker' }),
+          metrics,
         })
       : null;
 
@@ -101,7 +114,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
             config,
             keys: createKeyRing(config.auth.keys, options.bootstrapKey),
             store,
-            curation: createCurationStore(db, store),
+            curation,
             ingest,
             connectors,
             queues: [ingest.queue, ...connectors.queues],
@@ -112,7 +125,10 @@ export async function createHub(options: HubOptions): Promise<Hub> {
             log,
             redis: apiRedis,
             prefix: options.prefix,
+            metrics,
+            reports,
           });
+    metrics.track({ queues: [ingest.queue, ...connectors.queues], breakers: () => connectors.statuses(), merges: () => reports.mergeCount() });
 
     // The API's Redis connection queues nothing while it connects: wait, so the first request is not a 503.
     await ingest.queue.waitUntilReady();
@@ -143,6 +159,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     ingest,
     connectors,
     store,
+    metrics,
     close() {
       closing ??= closeAll();
       return closing;

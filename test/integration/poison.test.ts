@@ -1,11 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { STORES } from '../support/env.js';
-import { createTestDb, startTestHub, waitFor, type TestHub } from '../support/hub.js';
-import { createProfileStore } from '../../src/core/store/profile.store.js';
+import { createTestDb, startTestHub, waitFor, type TestHub, defaultProfileStore } from '../support/hub.js';
 import { migrate } from '../../src/core/store/migrate.js';
 import type { ReceivedRecord } from '../../src/core/record.schema.js';
-import { resolveOptions } from '../../src/core/identity/resolve-options.js';
-import { parseConfig } from '../../src/core/config/load-config.js';
 
 describe.each(STORES)('a record that makes the worker throw, on %s', (store) => {
   let hub: TestHub | undefined;
@@ -14,7 +11,7 @@ describe.each(STORES)('a record that makes the worker throw, on %s', (store) => 
   it('lands in the failed set with its error while the rest of its batch is stored, and replays once fixed', async () => {
     const testDb = await createTestDb(store);
     await migrate(testDb.db);
-    const real = createProfileStore(testDb.db, resolveOptions(parseConfig({}).identity));
+    const real = defaultProfileStore(testDb.db);
     let broken = true;
     const workerStore = {
       resolveBatch(records: ReceivedRecord[]) {

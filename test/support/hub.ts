@@ -8,6 +8,8 @@ import { sha256Hex } from '../../src/core/api/auth.js';
 import type { Db } from '../../src/core/store/db.js';
 import { createPgliteDb } from '../../src/core/store/pglite.db.js';
 import { createPostgresDb } from '../../src/core/store/postgres.db.js';
+import { createProfileStore, type ProfileStore } from '../../src/core/store/profile.store.js';
+import { resolveOptions } from '../../src/core/identity/resolve-options.js';
 import { DATABASE_URL, REDIS_URL, type StoreKind } from './env.js';
 
 export const ADMIN_KEY = 'test-admin-key';
@@ -34,6 +36,11 @@ export async function createTestDb(kind: StoreKind): Promise<TestDb> {
       await admin.close();
     },
   };
+}
+
+/** The profile store with the default identity config, for tests that wrap it with faults. */
+export function defaultProfileStore(db: Db): ProfileStore {
+  return createProfileStore(db, resolveOptions(parseConfig({}).identity));
 }
 
 /** Deletes every Redis key under a test's prefix. */

@@ -77,6 +77,7 @@ describe('parseConfig', () => {
       forms: [],
       connectors: [],
       rateLimit: { publicMax: 60, windowMs: 60000 },
+      metrics: { requireKey: false },
     });
     expect(Object.isFrozen(config.pipeline)).toBe(true);
     expect(parseConfig(null)).toEqual(config);

@@ -23,6 +23,10 @@ import type { ConnectorRuntime } from '../../connectors/runtime.js';
 import type { ProfileStore } from '../store/profile.store.js';
 import type { CurationStore } from '../store/curation.store.js';
 import { identityRoutes } from './routes/identity.routes.js';
+import type { HubMetrics } from '../metrics/metrics.js';
+import { httpMetricsHook, metricsRoutes } from '../metrics/metrics.routes.js';
+import type { ReportsStore } from '../reports/reports.store.js';
+import { reportsRoutes } from './routes/reports.routes.js';
 
 export type AppDeps = {
   config: HubConfig;
@@ -37,6 +41,8 @@ export type AppDeps = {
   /** Shares rate-limit counters between API processes. */
   redis: Redis;
   prefix: string;
+  metrics: HubMetrics;
+  reports: ReportsStore;
 };
 
 /** The HTTP API as a Fastify instance, without listening: tests use `inject()`. */
@@ -59,6 +65,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     route.schema = { ...route.schema, security: [{ bearerAuth: [] }], description: `${route.schema.description ?? ''}\n\nScope: \`${access}\`.`.trim() };
   });
   app.addHook('onRequest', createAuthHook(deps.keys));
+  app.addHook('onResponse', httpMetricsHook(deps.metrics));
 
   await app.register(swagger, {
     openapi: {
@@ -95,5 +102,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(connectorRoutes, { runtime: deps.connectors });
   await app.register(queueBoard, { queues: deps.queues, keys: deps.keys });
+  await app.register(metricsRoutes, { metrics: deps.metrics, keys: deps.keys, requireKey: deps.config.metrics.requireKey });
+  await app.register(reportsRoutes, { reports: deps.reports, ingest: deps.ingest });
   return app;
 }

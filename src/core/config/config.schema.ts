@@ -157,6 +157,12 @@ export const HubConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    metrics: Type.Object(
+      {
+        requireKey: Type.Boolean({ default: false, description: 'GET /metrics asks for an API key (any valid key, whatever its scopes); default: public, as scrapers usually carry no token' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
   },
   { additionalProperties: false },
 );

@@ -3,6 +3,7 @@ import { Queue, Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ReceivedRecord } from '../record.schema.js';
 import { HubError } from '../errors.js';
+import type { HubMetrics } from '../metrics/metrics.js';
 
 export const INGEST_QUEUE = 'ingest';
 
@@ -38,7 +39,7 @@ function indexField(source: string, sourceId: string): string {
  * The ingest queue: one job carries a client's batch. A per-record index in Redis names the job
  * that holds the newest queued version of each record, so its status can be told.
  */
-export function createIngestQueue(redis: Redis, options: PipelineOptions) {
+export function createIngestQueue(redis: Redis, options: PipelineOptions, metrics?: Pick<HubMetrics, 'received'>) {
   const queue = new Queue<IngestJobData>(INGEST_QUEUE, { connection: redis, prefix: options.prefix });
   queue.on('error', () => undefined);
   const indexKey = `${options.prefix}:${INGEST_QUEUE}:record-jobs`;
@@ -63,8 +64,10 @@ export function createIngestQueue(redis: Redis, options: PipelineOptions) {
   return {
     queue,
     /** Durably queues a batch; resolves once Redis has it. */
-    enqueue(records: ReceivedRecord[]): Promise<void> {
-      return add(records, randomUUID());
+    async enqueue(records: ReceivedRecord[]): Promise<void> {
+      await add(records, randomUUID());
+      // Counted here, the one door every intake (API, forms, connectors) goes through; enqueueAlone re-queues, it receives nothing.
+      metrics?.received(records);
     },
     /** Queues one record of a failed batch on its own, so that it retries and fails alone. */
     enqueueAlone(record: ReceivedRecord): Promise<void> {

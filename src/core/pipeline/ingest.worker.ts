@@ -6,6 +6,7 @@ import type { ReceivedRecord } from '../record.schema.js';
 import { INGEST_QUEUE, type IngestJobData, type IngestQueue } from './ingest.queue.js';
 import { isHubError } from '../errors.js';
 import { isTransient } from './transient.js';
+import type { HubMetrics } from '../metrics/metrics.js';
 
 export type IngestWorkerDeps = {
   redis: Redis;
@@ -16,6 +17,7 @@ export type IngestWorkerDeps = {
   store: Pick<ProfileStore, 'resolveBatch'>;
   ingest: IngestQueue;
   log: Logger;
+  metrics?: Pick<HubMetrics, 'stored' | 'failed'>;
 };
 
 /**
@@ -23,13 +25,14 @@ export type IngestWorkerDeps = {
  * outage), each record is tried alone and the ones that still fail are queued on their own, so
  * one bad record retries and ends in the failed set alone while the rest flow on.
  */
-export function createIngestProcessor(deps: Pick<IngestWorkerDeps, 'store' | 'ingest' | 'log' | 'transactionSize'>) {
+export function createIngestProcessor(deps: Pick<IngestWorkerDeps, 'store' | 'ingest' | 'log' | 'transactionSize' | 'metrics'>) {
   /** Resolves records alone; those that still fail are queued on their own. Returns how many were. */
   async function isolate(records: ReceivedRecord[]): Promise<number> {
     let isolated = 0;
     for (const record of records) {
       try {
         await deps.store.resolveBatch([record]);
+        deps.metrics?.stored([record]);
       } catch (err) {
         if (isTransient(err)) throw asJobError(err);
         await deps.ingest.enqueueAlone(record);
@@ -49,6 +52,7 @@ export function createIngestProcessor(deps: Pick<IngestWorkerDeps, 'store' | 'in
       const chunk = records.slice(start, start + deps.transactionSize);
       try {
         await deps.store.resolveBatch(chunk);
+        deps.metrics?.stored(chunk);
       } catch (err) {
         if (records.length === 1 || isTransient(err)) throw asJobError(err);
         deps.log.warn({ err, jobId: job.id, records: chunk.length }, 'batch failed; resolving its records one by one');
@@ -71,7 +75,8 @@ export function createIngestWorker(deps: IngestWorkerDeps): Worker<IngestJobData
     concurrency: deps.concurrency,
   });
   worker.on('failed', (job, err) => {
-    const final = job ? job.attemptsMade >= (job.opts.attempts ?? 1) : false;
+    const final = job ? job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof UnrecoverableError : false;
+    if (final && job) deps.metrics?.failed(job.data.records);
     deps.log[final ? 'error' : 'warn']({ err, jobId: job?.id, attempt: job?.attemptsMade, final }, final ? 'job failed for good: in the failed set' : 'job failed; will retry');
   });
   worker.on('error', (err) => deps.log.error({ err }, 'worker error'));

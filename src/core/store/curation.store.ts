@@ -245,7 +245,12 @@ export function createCurationStore(db: Db, profiles: ProfileStore) {
     return rows.map((r) => ({ type: r.type, at: iso(r.at) ?? '', actor: r.actor, detail: r.detail }));
   }
 
-  return { mergeProfiles, splitProfile, listDuplicates, mergePair, dismissPair, sharedIdentifiers, history };
+  async function pairCounts(): Promise<{ status: DuplicateStatus; count: number }[]> {
+    const rows = (await db.query<{ status: DuplicateStatus; count: number }>('SELECT status, count(*)::int AS count FROM duplicate_pairs GROUP BY status')).rows;
+    return rows.map((r) => ({ status: r.status, count: Number(r.count) }));
+  }
+
+  return { mergeProfiles, splitProfile, listDuplicates, mergePair, dismissPair, sharedIdentifiers, history, pairCounts };
 }
 
 export type CurationStore = ReturnType<typeof createCurationStore>;

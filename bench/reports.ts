@@ -1,0 +1,83 @@
+// `npm run bench:reports`: the time of each /v1/reports query on a PostgreSQL store of --profiles
+// people (default 1M, seeded in SQL by seed.ts: 2.5 records per person, a call or an order each).
+// Seeds a fresh schema (dropped at the end unless --keep), or reuses one given with --schema.
+// Prints the median of --runs runs per report, after one warm-up run. It never fails on time.
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { migrate } from '../src/core/store/migrate.js';
+import { createPostgresDb } from '../src/core/store/postgres.db.js';
+import { createReportsStore } from '../src/core/reports/reports.store.js';
+import { DATABASE_URL } from '../test/support/env.js';
+import { seedPeople } from './seed.js';
+import { fmt, median, table } from './stats.js';
+
+const { values: args } = parseArgs({
+  options: {
+    profiles: { type: 'string', default: '1000000' },
+    runs: { type: 'string', default: '5' },
+    schema: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+const profiles = Number(args.profiles);
+const runs = Number(args.runs);
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+const admin = new pg.Client({ connectionString: DATABASE_URL });
+await admin.connect();
+const schema = args.schema ?? `bench_reports_${randomBytes(3).toString('hex')}`;
+const exists = (await admin.query('SELECT 1 FROM information_schema.schemata WHERE schema_name = $1', [schema])).rowCount === 1;
+if (!exists) await admin.query(`CREATE SCHEMA ${schema}`);
+const db = createPostgresDb({ connectionString: DATABASE_URL, schema, max: 2 });
+try {
+  await migrate(db);
+  const seeded = Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM profiles')).rows[0]?.n ?? 0);
+  if (seeded === 0) {
+    const started = Date.now();
+    const client = new pg.Client({ connectionString: DATABASE_URL, options: `-c search_path=${schema}` });
+    await client.connect();
+    try {
+      await seedPeople(client, profiles, (done) => log(`  seeded ${fmt(done)} / ${fmt(profiles)} people`));
+    } finally {
+      await client.end();
+    }
+    log(`seeded ${fmt(profiles)} profiles in schema ${schema} in ${fmt((Date.now() - started) / 1000, 1)} s`);
+  } else {
+    log(`reusing schema ${schema}: ${fmt(seeded)} profiles`);
+  }
+
+  const reports = createReportsStore(db);
+  const asOf = new Date().toISOString();
+  const year = { from: '2024-01-01T00:00:00Z', to: '2025-01-01T00:00:00Z' };
+  const cases: [string, () => Promise<unknown>][] = [
+    ['overview', () => reports.overview()],
+    ['sources', () => reports.sources()],
+    ['interactions, a year by day', () => reports.interactions({ ...year, interval: 'day' })],
+    ['interactions, a year by month, channel=order', () => reports.interactions({ ...year, interval: 'month', channel: 'order' })],
+    ['interactions, a month by day', () => reports.interactions({ from: '2024-06-01T00:00:00Z', to: '2024-07-01T00:00:00Z', interval: 'day' })],
+    ['customers sort=value limit=50', () => reports.customers({ sort: 'value', order: 'desc', limit: 50, asOf })],
+    ['customers sort=value currency=RUB limit=50', () => reports.customers({ sort: 'value', order: 'desc', currency: 'RUB', limit: 50, asOf })],
+    ['customers sort=recency limit=50', () => reports.customers({ sort: 'recency', order: 'asc', limit: 50, asOf })],
+    ['new-vs-returning, a year by month', () => reports.newVsReturning({ ...year, interval: 'month' })],
+    ['new-vs-returning, a month by week', () => reports.newVsReturning({ from: '2024-06-01T00:00:00Z', to: '2024-07-01T00:00:00Z', interval: 'week' })],
+  ];
+  const rows: string[][] = [];
+  for (const [name, run] of cases) {
+    await run();
+    const times: number[] = [];
+    for (let i = 0; i < runs; i += 1) {
+      const started = performance.now();
+      await run();
+      times.push(performance.now() - started);
+    }
+    rows.push([name, fmt(median(times), 0), fmt(Math.min(...times), 0), fmt(Math.max(...times), 0)]);
+    log(`  ${name}: ${fmt(median(times), 0)} ms`);
+  }
+  log(`\nreports on ${fmt(profiles)} profiles (PostgreSQL), ${runs} runs each, ms:`);
+  log(table(['report', 'median', 'min', 'max'], rows));
+} finally {
+  await db.close();
+  if (!args.keep && !args.schema) await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await admin.end();
+}
