@@ -15,6 +15,7 @@ import { createConnectorRuntime, type ConnectorRuntime } from '../connectors/run
 import { createConnectorStore } from '../connectors/connector.store.js';
 import { CONNECTOR_TYPES } from '../connectors/registry.js';
 import type { Connector } from '../connectors/connector.js';
+import { createAuditStore } from './audit/audit.store.js';
 
 export type Role = 'all' | 'api' | 'worker';
 export const ROLES: readonly Role[] = ['all', 'api', 'worker'];
@@ -109,6 +110,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
             log,
             redis: apiRedis,
             prefix: options.prefix,
+            audit: createAuditStore(db),
           });
 
     // The API's Redis connection queues nothing while it connects: wait, so the first request is not a 503.

@@ -21,6 +21,9 @@ import type { IngestQueue } from '../pipeline/ingest.queue.js';
 import { connectorRoutes } from '../../connectors/connectors.routes.js';
 import type { ConnectorRuntime } from '../../connectors/runtime.js';
 import type { ProfileStore } from '../store/profile.store.js';
+import type { AuditStore } from '../audit/audit.store.js';
+import { createAuditHook } from './audit.js';
+import { auditRoutes } from './routes/audit.routes.js';
 
 export type AppDeps = {
   config: HubConfig;
@@ -34,6 +37,7 @@ export type AppDeps = {
   /** Shares rate-limit counters between API processes. */
   redis: Redis;
   prefix: string;
+  audit: AuditStore;
 };
 
 /** The HTTP API as a Fastify instance, without listening: tests use `inject()`. */
@@ -56,6 +60,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     route.schema = { ...route.schema, security: [{ bearerAuth: [] }], description: `${route.schema.description ?? ''}\n\nScope: \`${access}\`.`.trim() };
   });
   app.addHook('onRequest', createAuthHook(deps.keys));
+  app.addHook('onSend', createAuditHook({ audit: deps.audit, keys: deps.keys, log: deps.log.child({ component: 'audit' }) }));
 
   await app.register(swagger, {
     openapi: {
@@ -90,6 +95,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     rateLimit: { max: deps.config.rateLimit.publicMax, timeWindow: deps.config.rateLimit.windowMs },
   });
   await app.register(connectorRoutes, { runtime: deps.connectors });
+  await app.register(auditRoutes, { audit: deps.audit });
   await app.register(queueBoard, { queues: deps.queues, keys: deps.keys });
   return app;
 }
