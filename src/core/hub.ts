@@ -16,6 +16,10 @@ import { createConnectorStore } from '../connectors/connector.store.js';
 import { CONNECTOR_TYPES } from '../connectors/registry.js';
 import type { Connector } from '../connectors/connector.js';
 import { createAuditStore } from './audit/audit.store.js';
+import { createErasureStore } from './erasure/erasure.store.js';
+import { createErasureGuard } from './erasure/erasure.guard.js';
+import { createQueueScrubber } from './erasure/erasure.queues.js';
+import { createErasureService } from './erasure/erasure.service.js';
 
 export type Role = 'all' | 'api' | 'worker';
 export const ROLES: readonly Role[] = ['all', 'api', 'worker'];
@@ -81,6 +85,15 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     const connectorWorkers = connectors.startWorkers(Math.max(1, Math.ceil(config.pipeline.concurrency / 4)));
     if (workerRedis) await connectors.schedulePolls();
 
+    const erasureStore = createErasureStore(db);
+    const erasure = createErasureService({
+      store: erasureStore,
+      scrubber: createQueueScrubber({ redis: apiRedis, prefix: options.prefix, ingest: ingest.queue, others: connectors.queues, defaultCountry: config.identity.defaultCountry, log: log.child({ component: 'erasure' }) }),
+      ingest,
+      defaultCountry: config.identity.defaultCountry,
+      log: log.child({ component: 'erasure' }),
+    });
+
     const worker = workerRedis
       ? createIngestWorker({
           redis: workerRedis,
@@ -90,6 +103,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
           store: options.workerStore ?? store,
           ingest,
           log: log.child({ component: 'ingest-worker' }),
+          screen: createErasureGuard({ store: erasureStore, onReturn: config.erasure.onReturn, defaultCountry: config.identity.defaultCountry, log: log.child({ component: 'erasure' }) }),
         })
       : null;
 
@@ -111,6 +125,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
             redis: apiRedis,
             prefix: options.prefix,
             audit: createAuditStore(db),
+            erasure,
           });
 
     // The API's Redis connection queues nothing while it connects: wait, so the first request is not a 503.

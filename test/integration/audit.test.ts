@@ -54,6 +54,12 @@ describe.each(STORES)('audit log on %s', (store) => {
     expect(await entryFor((e) => e.action === 'POST /v1/connectors/:id/test')).toMatchObject({ actor: 'HUB_API_KEY', params: { id: 'nope' }, status: 404, summary: 'failed (404)' });
     expect((await hub.request('POST', '/v1/connectors/nope/run', { key: SCOPED_KEYS.admin })).statusCode).toBe(404);
     await entryFor((e) => e.action === 'POST /v1/connectors/:id/run' && e.actor === 'key-admin');
+
+    const unknownProfile = '00000000-0000-4000-8000-00000000a0d1';
+    expect((await hub.request('DELETE', `/v1/profiles/${unknownProfile}`, { key: SCOPED_KEYS.write })).statusCode).toBe(404);
+    expect(await entryFor((e) => e.action === 'DELETE /v1/profiles/:id')).toMatchObject({ actor: 'key-write', status: 404, profileIds: [unknownProfile] });
+    expect((await hub.request('DELETE', `/v1/profiles/${unknownProfile}`, { key: SCOPED_KEYS.read })).statusCode).toBe(403);
+    expect(await entryFor((e) => e.action === 'DELETE /v1/profiles/:id' && e.status === 403)).toMatchObject({ actor: 'key-read', summary: 'refused: the key lacks the "write" scope' });
   });
 
   it('records refused keys without the key: unknown keys by fingerprint, known keys lacking the scope by name', async () => {

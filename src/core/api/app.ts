@@ -24,6 +24,8 @@ import type { ProfileStore } from '../store/profile.store.js';
 import type { AuditStore } from '../audit/audit.store.js';
 import { createAuditHook } from './audit.js';
 import { auditRoutes } from './routes/audit.routes.js';
+import { erasureRoutes } from './routes/erasure.routes.js';
+import type { ErasureService } from '../erasure/erasure.service.js';
 
 export type AppDeps = {
   config: HubConfig;
@@ -38,6 +40,7 @@ export type AppDeps = {
   redis: Redis;
   prefix: string;
   audit: AuditStore;
+  erasure: ErasureService;
 };
 
 /** The HTTP API as a Fastify instance, without listening: tests use `inject()`. */
@@ -96,6 +99,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(connectorRoutes, { runtime: deps.connectors });
   await app.register(auditRoutes, { audit: deps.audit });
+  await app.register(erasureRoutes, { erasure: deps.erasure, store: deps.store, audit: deps.audit });
   await app.register(queueBoard, { queues: deps.queues, keys: deps.keys });
   return app;
 }
