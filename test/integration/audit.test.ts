@@ -125,3 +125,20 @@ describe.each(STORES)('audit log on %s', (store) => {
     expect((await hub.request('GET', '/v1/audit', { key: SCOPED_KEYS.write })).statusCode).toBe(403);
   });
 });
+
+describe('audit log that cannot be written', () => {
+  let hub: TestHub;
+  beforeAll(async () => {
+    hub = await startTestHub({ store: 'pglite' });
+  });
+  afterAll(async () => hub?.close());
+
+  it('answers the action as if nothing happened: a failed audit write is never the client error', async () => {
+    await hub.testDb.db.query('ALTER TABLE audit_log RENAME TO audit_log_gone');
+    const replay = await hub.request('POST', '/v1/queues/ingest/retry-failed', { key: SCOPED_KEYS.admin });
+    expect(replay.statusCode, replay.body).toBe(200);
+    expect(replay.json()).toEqual({ retried: 0 });
+    expect((await hub.request('POST', '/v1/records', { key: 'not-a-key', body: { source: 'audit', sourceId: '1', kind: 'contact' } })).statusCode).toBe(401);
+    await hub.testDb.db.query('ALTER TABLE audit_log_gone RENAME TO audit_log');
+  });
+});

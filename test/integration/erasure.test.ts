@@ -1,7 +1,8 @@
+import { createHmac } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REDIS_URL, STORES } from '../support/env.js';
-import { SCOPED_KEYS, startTestHub, waitFor, type TestHub } from '../support/hub.js';
+import { SCOPED_KEYS, startTestHub, type TestHub } from '../support/hub.js';
 
 /** Traces of the person, lowercased: raw and normalized email, phone as written and in E.164, names, text. */
 const TRACES = ['ivan.petrov@example.com', '79161234567', '123-45-67', 'петров', 'ромашка', 'тайное письмо', '000777'];
@@ -199,21 +200,42 @@ describe.each(STORES)('erasure on %s', (store) => {
   });
 });
 
-describe('erasure with onReturn: drop', () => {
+describe('erasure with onReturn: drop, of a person who came through a webhook', () => {
+  const secret = 'erasure-webhook-secret-0123';
   let hub: TestHub;
   beforeAll(async () => {
-    hub = await startTestHub({ store: 'pglite', config: { erasure: { onReturn: 'drop' } } });
+    hub = await startTestHub({
+      store: 'pglite',
+      config: {
+        erasure: { onReturn: 'drop' },
+        connectors: [{ id: 'crm-push', type: 'webhook', settings: { signature: { scheme: 'hmac-sha256', secret, header: 'x-signature', prefix: 'sha256=' }, eventIdPath: 'sourceId' } }],
+      },
+    });
   });
   afterAll(async () => hub?.close());
 
-  it('drops a later record carrying an erased identifier and counts it', async () => {
-    await ingest(hub, person.contact);
+  it('removes the source payloads kept by the connector queue, then drops and counts a returning record', async () => {
+    const body = JSON.stringify(person.contact);
+    const pushed = await hub.app!.inject({
+      method: 'POST',
+      url: '/v1/webhooks/crm-push',
+      headers: { 'content-type': 'application/json', 'x-signature': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}` },
+      payload: body,
+    });
+    expect(pushed.statusCode, pushed.body).toBe(202);
+    await hub.settled();
     const [profile] = await lookup(hub, 'externalId=crm:C-1');
+    expect(profile).toBeDefined();
+    expect(await hub.connectors.queues[0]!.getCompletedCount()).toBe(1);
+    expect(await redisText(hub.prefix)).toContain('ivan.petrov@example.com');
+
     expect((await hub.request('DELETE', `/v1/profiles/${profile!.id}`, { key: SCOPED_KEYS.write })).statusCode).toBe(204);
+    expect(await hub.connectors.queues[0]!.getCompletedCount()).toBe(0);
+    const after = await redisText(hub.prefix);
+    for (const trace of TRACES) expect(after.includes(trace), `Redis still holds "${trace}"`).toBe(false);
 
     await ingest(hub, { source: 'web', sourceId: 'F-1', kind: 'contact', identifiers: { emails: ['ivan.petrov@example.com'] } });
     expect(await lookup(hub, `email=${encodeURIComponent('ivan.petrov@example.com')}`)).toEqual([]);
-    await waitFor(async () => ((await hub.request('GET', '/v1/erasures/held')).json() as { dropped: number }).dropped === 1);
     expect((await hub.request('GET', '/v1/erasures/held')).json()).toMatchObject({ data: [], dropped: 1 });
     expect(await tableText(hub, 'held_records')).toEqual([]);
     expect(await redisText(hub.prefix)).not.toContain('ivan.petrov@example.com');
