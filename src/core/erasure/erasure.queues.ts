@@ -24,10 +24,15 @@ export type QueueScrubDeps = { redis: Redis; prefix: string; ingest: Queue<Inges
 export function createQueueScrubber(deps: QueueScrubDeps) {
   const indexKey = `${deps.prefix}:${INGEST_QUEUE}:record-jobs`;
 
-  function needlesOf(person: ErasedPerson): string[] {
-    const values = [...person.rawValues, ...person.identifiers.map((i) => i.value), ...person.records.map((r) => r.sourceId)];
-    // Job data is JSON: look for the values as JSON writes them, without the quotes.
-    return [...new Set(values.map((v) => JSON.stringify(v.toLowerCase()).slice(1, -1)).filter((v) => v.length >= 3))];
+  /**
+   * The person's values as they would appear in job data (JSON, lowercased), each matched only as a
+   * whole (not inside a longer word or number). Record ids only for the ingest queue, whose matches
+   * are then checked record by record; a payload in another queue is removed on a value match alone.
+   */
+  function patternsOf(person: ErasedPerson, withRecordIds: boolean): RegExp[] {
+    const values = [...person.rawValues, ...person.identifiers.map((i) => i.value), ...(withRecordIds ? person.records.map((r) => r.sourceId) : [])];
+    const needles = [...new Set(values.map((v) => JSON.stringify(v.toLowerCase()).slice(1, -1)).filter((v) => v.length >= 3))];
+    return needles.map((n) => new RegExp(`(?<![\\p{L}\\p{N}])${n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\p{L}\\p{N}])`, 'u'));
   }
 
   function belongs(person: ErasedPerson) {
@@ -37,7 +42,7 @@ export function createQueueScrubber(deps: QueueScrubDeps) {
       records.has(`${record.source}\u0000${record.sourceId}`) || recordIdentifiers(record, deps.defaultCountry).some((i) => identifiers.has(`${i.type}\u0000${i.value}`));
   }
 
-  async function* candidates(queue: Queue, needles: string[]): AsyncGenerator<string> {
+  async function* candidates(queue: Queue, patterns: RegExp[]): AsyncGenerator<string> {
     for (const state of STATES) {
       const ids: string[] = [];
       for (let start = 0; ; start += PAGE) {
@@ -46,22 +51,20 @@ export function createQueueScrubber(deps: QueueScrubDeps) {
         if (page.length < PAGE) break;
       }
       for (const id of ids) {
-        const data = await deps.redis.hget(queue.toKey(id), 'data');
-        if (data && needles.some((n) => data.toLowerCase().includes(n))) yield id;
+        const data = (await deps.redis.hget(queue.toKey(id), 'data'))?.toLowerCase();
+        if (data && patterns.some((p) => p.test(data))) yield id;
       }
     }
   }
 
   /** Returns how many jobs were changed or removed; counts only, never values. */
   async function scrub(person: ErasedPerson): Promise<{ jobsChanged: number; jobsRemoved: number }> {
-    const needles = needlesOf(person);
     let jobsChanged = 0;
     let jobsRemoved = 0;
     if (person.records.length > 0) await deps.redis.hdel(indexKey, ...person.records.map((r) => `${r.source}\u0000${r.sourceId}`));
-    if (needles.length === 0) return { jobsChanged, jobsRemoved };
     const isTheirs = belongs(person);
 
-    for await (const id of candidates(deps.ingest, needles)) {
+    for await (const id of candidates(deps.ingest, patternsOf(person, true))) {
       const job = await Job.fromId<IngestJobData>(deps.ingest, id);
       if (!job) continue;
       const kept = job.data.records.filter((r) => !isTheirs(r));
@@ -73,8 +76,9 @@ export function createQueueScrubber(deps: QueueScrubDeps) {
         jobsRemoved += 1;
       }
     }
+    const valuePatterns = patternsOf(person, false);
     for (const queue of deps.others) {
-      for await (const id of candidates(queue, needles)) {
+      for await (const id of candidates(queue, valuePatterns)) {
         const job = await Job.fromId(queue, id);
         if (job && (await removeJob(job))) jobsRemoved += 1;
       }
