@@ -1,8 +1,11 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REDIS_URL, STORES } from '../support/env.js';
-import { SCOPED_KEYS, startTestHub, type TestHub } from '../support/hub.js';
+import { SCOPED_KEYS, createTestDb, dropRedisPrefix, startTestHub, waitFor, type TestHub } from '../support/hub.js';
+import { createHub } from '../../src/core/hub.js';
+import { createLogger } from '../../src/core/logger.js';
+import { parseConfig } from '../../src/core/config/load-config.js';
 
 /** Traces of the person, lowercased: raw and normalized email, phone as written and in E.164, names, text. */
 const TRACES = ['ivan.petrov@example.com', '79161234567', '123-45-67', 'петров', 'ромашка', 'тайное письмо', '000777'];
@@ -245,5 +248,45 @@ describe('erasure with onReturn: drop, of a person who came through a webhook', 
     expect((await hub.request('GET', '/v1/erasures/held')).json()).toMatchObject({ data: [], dropped: 1 });
     expect(await tableText(hub, 'held_records')).toEqual([]);
     expect(await redisText(hub.prefix)).not.toContain('"ivan.petrov@example.com');
+  });
+});
+
+describe('erasure logs', () => {
+  it('writes no erased value to the log, from the erasure through a held comeback', async () => {
+    const lines: string[] = [];
+    const destination = { write: (line: string) => void lines.push(line) };
+    const prefix = `test-${randomUUID()}`;
+    const testDb = await createTestDb('pglite');
+    const hub = await createHub({
+      role: 'all',
+      config: parseConfig({ pipeline: { backoffMs: 50, attempts: 3 } }),
+      db: testDb.db,
+      redisUrl: REDIS_URL,
+      prefix,
+      bootstrapKey: 'log-test-key',
+      log: createLogger({ level: 'debug', destination }),
+    });
+    const request = (method: 'GET' | 'POST' | 'DELETE', url: string, body?: object) =>
+      hub.app!.inject({ method, url, headers: { authorization: 'Bearer log-test-key' }, ...(body ? { payload: body } : {}) });
+    const drained = () => waitFor(async () => Object.values(await hub.ingest.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized')).every((n) => n === 0));
+    try {
+      expect((await request('POST', '/v1/records', { records: [person.contact, person.erp, person.mail] })).statusCode).toBe(202);
+      await drained();
+      const profileId = (await request('GET', '/v1/records/crm/C-1')).json<{ profileId: string }>().profileId;
+      lines.length = 0;
+
+      expect((await request('DELETE', `/v1/profiles/${profileId}`)).statusCode).toBe(204);
+      expect((await request('POST', '/v1/records', { source: 'web', sourceId: 'F-1', kind: 'contact', identifiers: { emails: ['Ivan.Petrov@example.com'] } })).statusCode).toBe(202);
+      await drained();
+      expect((await request('GET', '/v1/erasures/held')).json<{ data: unknown[] }>().data).toHaveLength(1);
+
+      const text = lines.join('').toLowerCase();
+      expect(text).toContain('held for review');
+      for (const trace of TRACES) expect(text.includes(trace), `the log holds "${trace}"`).toBe(false);
+    } finally {
+      await hub.close();
+      await testDb.drop();
+      await dropRedisPrefix(prefix);
+    }
   });
 });
