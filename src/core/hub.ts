@@ -19,6 +19,11 @@ import { CONNECTOR_TYPES } from '../connectors/registry.js';
 import type { Connector } from '../connectors/connector.js';
 import { createMetrics, PLANNED_GAUGES, type HubMetrics } from './metrics/metrics.js';
 import { createReportsStore } from './reports/reports.store.js';
+import { createAuditStore } from './audit/audit.store.js';
+import { createErasureStore } from './erasure/erasure.store.js';
+import { createErasureGuard } from './erasure/erasure.guard.js';
+import { createQueueScrubber } from './erasure/erasure.queues.js';
+import { createErasureService } from './erasure/erasure.service.js';
 
 export type Role = 'all' | 'api' | 'worker';
 export const ROLES: readonly Role[] = ['all', 'api', 'worker'];
@@ -55,7 +60,8 @@ export type Hub = {
 export async function createHub(options: HubOptions): Promise<Hub> {
   const { config, db, log } = options;
   await migrate(db);
-  const store = createProfileStore(db, resolveOptions(config.identity));
+  const identity = resolveOptions(config.identity);
+  const store = createProfileStore(db, identity);
   const curation = createCurationStore(db, store);
   const metrics = options.metrics ?? createMetrics();
   const { reviewPairs } = PLANNED_GAUGES;
@@ -94,6 +100,15 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     const connectorWorkers = connectors.startWorkers(Math.max(1, Math.ceil(config.pipeline.concurrency / 4)));
     if (workerRedis) await connectors.schedulePolls();
 
+    const erasureStore = createErasureStore(db);
+    const erasure = createErasureService({
+      store: erasureStore,
+      scrubber: createQueueScrubber({ redis: apiRedis, prefix: options.prefix, ingest: ingest.queue, others: connectors.queues, normalize: identity.normalize, log: log.child({ component: 'erasure' }) }),
+      ingest,
+      normalize: identity.normalize,
+      log: log.child({ component: 'erasure' }),
+    });
+
     const worker = workerRedis
       ? createIngestWorker({
           redis: workerRedis,
@@ -104,6 +119,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
           ingest,
           log: log.child({ component: 'ingest-worker' }),
           metrics,
+          screen: createErasureGuard({ store: erasureStore, onReturn: config.erasure.onReturn, normalize: identity.normalize, log: log.child({ component: 'erasure' }) }),
         })
       : null;
 
@@ -127,6 +143,8 @@ export async function createHub(options: HubOptions): Promise<Hub> {
             prefix: options.prefix,
             metrics,
             reports,
+            audit: createAuditStore(db),
+            erasure,
           });
     metrics.track({ queues: [ingest.queue, ...connectors.queues], breakers: () => connectors.statuses(), merges: () => reports.mergeCount() });
 

@@ -76,6 +76,7 @@ describe('parseConfig', () => {
       pipeline: { concurrency: 16, transactionSize: 1000, attempts: 10, backoffMs: 1000, keepCompleted: 1000 },
       forms: [],
       connectors: [],
+      erasure: { onReturn: 'hold' },
       rateLimit: { publicMax: 60, windowMs: 60000 },
       metrics: { requireKey: false },
     });

@@ -27,6 +27,11 @@ import type { HubMetrics } from '../metrics/metrics.js';
 import { httpMetricsHook, metricsRoutes } from '../metrics/metrics.routes.js';
 import type { ReportsStore } from '../reports/reports.store.js';
 import { reportsRoutes } from './routes/reports.routes.js';
+import type { AuditStore } from '../audit/audit.store.js';
+import { createAuditHook } from './audit.js';
+import { auditRoutes } from './routes/audit.routes.js';
+import { erasureRoutes } from './routes/erasure.routes.js';
+import type { ErasureService } from '../erasure/erasure.service.js';
 
 export type AppDeps = {
   config: HubConfig;
@@ -43,6 +48,8 @@ export type AppDeps = {
   prefix: string;
   metrics: HubMetrics;
   reports: ReportsStore;
+  audit: AuditStore;
+  erasure: ErasureService;
 };
 
 /** The HTTP API as a Fastify instance, without listening: tests use `inject()`. */
@@ -66,6 +73,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.addHook('onRequest', createAuthHook(deps.keys));
   app.addHook('onResponse', httpMetricsHook(deps.metrics));
+  app.addHook('onSend', createAuditHook({ audit: deps.audit, keys: deps.keys, log: deps.log.child({ component: 'audit' }) }));
 
   await app.register(swagger, {
     openapi: {
@@ -101,6 +109,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     rateLimit: { max: deps.config.rateLimit.publicMax, timeWindow: deps.config.rateLimit.windowMs },
   });
   await app.register(connectorRoutes, { runtime: deps.connectors });
+  await app.register(auditRoutes, { audit: deps.audit });
+  await app.register(erasureRoutes, { erasure: deps.erasure, store: deps.store, audit: deps.audit });
   await app.register(queueBoard, { queues: deps.queues, keys: deps.keys });
   await app.register(metricsRoutes, { metrics: deps.metrics, keys: deps.keys, requireKey: deps.config.metrics.requireKey });
   await app.register(reportsRoutes, { reports: deps.reports, ingest: deps.ingest });

@@ -150,6 +150,15 @@ export const HubConfigSchema = Type.Object(
     ),
     forms: Type.Array(FormConfig, { default: [] }),
     connectors: Type.Array(ConnectorConfig, { default: [] }),
+    erasure: Type.Object(
+      {
+        onReturn: Type.Union([Type.Literal('hold'), Type.Literal('drop')], {
+          default: 'hold',
+          description: 'a record that carries an identifier of an erased person: hold it for review (GET /v1/erasures/held) or drop it',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     rateLimit: Type.Object(
       {
         publicMax: Type.Integer({ minimum: 1, default: 60, description: 'requests per client IP per window on public inbound routes' }),

@@ -18,6 +18,8 @@ export type IngestWorkerDeps = {
   ingest: IngestQueue;
   log: Logger;
   metrics?: Pick<HubMetrics, 'stored' | 'failed'>;
+  /** Takes out the records that must not be resolved (the erasure guard); the rest are resolved. */
+  screen?: (job: Job<IngestJobData>) => Promise<ReceivedRecord[]>;
 };
 
 /**
@@ -25,7 +27,7 @@ export type IngestWorkerDeps = {
  * outage), each record is tried alone and the ones that still fail are queued on their own, so
  * one bad record retries and ends in the failed set alone while the rest flow on.
  */
-export function createIngestProcessor(deps: Pick<IngestWorkerDeps, 'store' | 'ingest' | 'log' | 'transactionSize' | 'metrics'>) {
+export function createIngestProcessor(deps: Pick<IngestWorkerDeps, 'store' | 'ingest' | 'log' | 'transactionSize' | 'metrics' | 'screen'>) {
   /** Resolves records alone; those that still fail are queued on their own. Returns how many were. */
   async function isolate(records: ReceivedRecord[]): Promise<number> {
     let isolated = 0;
@@ -43,7 +45,8 @@ export function createIngestProcessor(deps: Pick<IngestWorkerDeps, 'store' | 'in
   }
 
   return async function processIngest(job: Job<IngestJobData>): Promise<{ stored: number; isolated: number }> {
-    const { records } = job.data;
+    const received = job.data.records;
+    const records = deps.screen ? await deps.screen(job) : received;
     let isolated = 0;
     // A client's batch is resolved in transactions of transactionSize records: a short transaction
     // holds its identifier locks briefly, so concurrent batches that share a person wait less.
@@ -59,7 +62,7 @@ export function createIngestProcessor(deps: Pick<IngestWorkerDeps, 'store' | 'in
         isolated += await isolate(chunk);
       }
     }
-    await deps.ingest.release(records, job.id ?? '');
+    await deps.ingest.release(received, job.id ?? '');
     return { stored: records.length - isolated, isolated };
   };
 }
