@@ -15,6 +15,7 @@ import { createConnectorRuntime, type ConnectorRuntime } from '../connectors/run
 import { createConnectorStore } from '../connectors/connector.store.js';
 import { CONNECTOR_TYPES } from '../connectors/registry.js';
 import type { Connector } from '../connectors/connector.js';
+import { createEventsRuntime, type EventsRuntime } from './events/events.runtime.js';
 
 export type Role = 'all' | 'api' | 'worker';
 export const ROLES: readonly Role[] = ['all', 'api', 'worker'];
@@ -40,6 +41,7 @@ export type Hub = {
   ingest: IngestQueue;
   connectors: ConnectorRuntime;
   store: ProfileStore;
+  events: EventsRuntime;
   /** Stops intake, lets workers finish their jobs, then closes queues, Redis and the database. */
   close(): Promise<void>;
 };
@@ -60,7 +62,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     workerRedis?.disconnect();
     throw err;
   }
-  const { ingest, connectors, connectorWorkers, worker, app } = parts;
+  const { ingest, connectors, connectorWorkers, worker, events, app } = parts;
 
   async function wire() {
     const ingest = createIngestQueue(apiRedis, { prefix: options.prefix, ...config.pipeline });
@@ -92,6 +94,9 @@ export async function createHub(options: HubOptions): Promise<Hub> {
         })
       : null;
 
+    const events = createEventsRuntime({ db, config, redis: apiRedis, workerRedis, prefix: options.prefix, log });
+    await events.start();
+
     const app =
       options.role === 'worker'
         ? null
@@ -101,7 +106,8 @@ export async function createHub(options: HubOptions): Promise<Hub> {
             store,
             ingest,
             connectors,
-            queues: [ingest.queue, ...connectors.queues],
+            events,
+            queues: [ingest.queue, ...connectors.queues, ...events.queues],
             checks: [
               { name: 'redis', check: async () => void (await apiRedis.ping()) },
               { name: 'store', check: () => store.ping() },
@@ -113,15 +119,15 @@ export async function createHub(options: HubOptions): Promise<Hub> {
 
     // The API's Redis connection queues nothing while it connects: wait, so the first request is not a 503.
     await ingest.queue.waitUntilReady();
-    return { ingest, connectors, connectorWorkers, worker, app };
+    return { ingest, connectors, connectorWorkers, worker, events, app };
   }
 
   let closing: Promise<void> | undefined;
   async function closeAll() {
     const steps: [string, () => Promise<unknown>][] = [
       ['http', async () => app?.close()],
-      ['worker', async () => Promise.all([worker?.close(), ...connectorWorkers.map((w) => w.close())])],
-      ['queue', async () => Promise.all([ingest.close(), connectors.close()])],
+      ['worker', async () => Promise.all([worker?.close(), ...connectorWorkers.map((w) => w.close()), events.stop()])],
+      ['queue', async () => Promise.all([ingest.close(), connectors.close(), events.close()])],
       ['redis', async () => Promise.all([apiRedis.quit().catch(() => apiRedis.disconnect()), workerRedis?.quit().catch(() => workerRedis.disconnect())])],
       ['store', () => db.close()],
     ];
@@ -140,6 +146,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     ingest,
     connectors,
     store,
+    events,
     close() {
       closing ??= closeAll();
       return closing;

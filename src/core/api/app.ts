@@ -21,6 +21,8 @@ import type { IngestQueue } from '../pipeline/ingest.queue.js';
 import { connectorRoutes } from '../../connectors/connectors.routes.js';
 import type { ConnectorRuntime } from '../../connectors/runtime.js';
 import type { ProfileStore } from '../store/profile.store.js';
+import type { EventsRuntime } from '../events/events.runtime.js';
+import { subscriptionsRoutes } from './routes/subscriptions.routes.js';
 
 export type AppDeps = {
   config: HubConfig;
@@ -28,6 +30,7 @@ export type AppDeps = {
   store: ProfileStore;
   ingest: IngestQueue;
   connectors: ConnectorRuntime;
+  events: EventsRuntime;
   queues: readonly Queue[];
   checks: readonly ReadinessCheck[];
   log: Logger;
@@ -90,6 +93,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     rateLimit: { max: deps.config.rateLimit.publicMax, timeWindow: deps.config.rateLimit.windowMs },
   });
   await app.register(connectorRoutes, { runtime: deps.connectors });
+  await app.register(subscriptionsRoutes, { events: deps.events });
   await app.register(queueBoard, { queues: deps.queues, keys: deps.keys });
   return app;
 }
