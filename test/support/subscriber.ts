@@ -15,7 +15,6 @@ export type Subscriber = {
 };
 
 export async function startSubscriber(): Promise<Subscriber> {
-  let server: Server;
   const subscriber: Subscriber = {
     url: (path = '/hook') => `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`,
     received: [],
@@ -31,7 +30,7 @@ export async function startSubscriber(): Promise<Subscriber> {
     },
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
-  server = createServer((req, res) => {
+  const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
