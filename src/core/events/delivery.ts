@@ -12,7 +12,7 @@ const BODY_EXCERPT = 500;
 /*
  * Ordering and at-least-once
  * --------------------------
- * A lane is (subscription, profile). The pending deliveries of a lane go out one at a time, oldest
+ * A lane is (subscription, profile); events of no profile share one lane per subscription. The pending deliveries of a lane go out one at a time, oldest
  * event first, and the next is sent only once the one before it is delivered or has failed for
  * good. The store, not the queue, decides what may be sent:
  *  - a delivery job claims its delivery with one UPDATE that succeeds only if the delivery is
@@ -48,6 +48,8 @@ export type Lane = { subscriptionId: string; profileId: string | null };
 export type DeliveryResult = { sent: false; reason: string } | { sent: true; outcome: Outcome; disabled?: string };
 
 const jobId = (deliveryId: string) => `d-${deliveryId}`;
+/** The lane of deliveries of events that concern no profile (migration 007). */
+const NO_PROFILE = '00000000-0000-0000-0000-000000000000';
 
 export function createDeliveries(deps: { db: Db; redis: Redis; prefix: string; options: DeliveryOptions; log: Logger }) {
   const { db, options, log } = deps;
@@ -66,17 +68,17 @@ export function createDeliveries(deps: { db: Db; redis: Redis; prefix: string; o
     if (filter.lanes) {
       if (filter.lanes.length === 0) return [];
       params.push(JSON.stringify(filter.lanes.map((l) => ({ s: l.subscriptionId, p: l.profileId }))));
-      join = `JOIN jsonb_to_recordset($1::jsonb) AS l(s uuid, p uuid) ON d.subscription_id = l.s AND d.profile_id IS NOT DISTINCT FROM l.p`;
+      join = `JOIN jsonb_to_recordset($1::jsonb) AS l(s uuid, p uuid) ON d.subscription_id = l.s AND d.lane = coalesce(l.p, '${NO_PROFILE}')`;
     } else if (filter.subscriptionId) {
       params.push(filter.subscriptionId);
       where = 'AND d.subscription_id = $1';
     }
     const rows = (
       await db.query<{ id: string }>(
-        `SELECT DISTINCT ON (d.subscription_id, d.profile_id) d.id::text AS id
+        `SELECT DISTINCT ON (d.subscription_id, d.lane) d.id::text AS id
            FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id AND s.enabled ${join}
           WHERE d.status = 'pending' ${where}
-          ORDER BY d.subscription_id, d.profile_id, d.event_id`,
+          ORDER BY d.subscription_id, d.lane, d.event_id`,
         params,
       )
     ).rows;
@@ -124,7 +126,7 @@ export function createDeliveries(deps: { db: Db; redis: Redis; prefix: string; o
           WHERE d.id = $1::bigint AND s.id = d.subscription_id AND s.enabled AND d.status = 'pending'
             AND (d.leased_until IS NULL OR d.leased_until < now())
             AND NOT EXISTS (SELECT 1 FROM deliveries o
-                             WHERE o.subscription_id = d.subscription_id AND o.profile_id IS NOT DISTINCT FROM d.profile_id
+                             WHERE o.subscription_id = d.subscription_id AND o.lane = d.lane
                                AND o.status = 'pending' AND o.event_id < d.event_id)
           RETURNING d.id::text AS id, d.subscription_id, d.profile_id, d.event_id::text AS event_id, d.payload, s.url, s.secret`,
         [deliveryId, leaseMs],

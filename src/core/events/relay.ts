@@ -54,8 +54,8 @@ export async function relayOnce(db: Db, options: { batch: number; alerts: readon
     );
     if (deliveries.length > 0) {
       await tx.query(
-        `INSERT INTO deliveries (subscription_id, event_id, event_type, profile_id, payload)
-         SELECT subscription_id, event_id, event_type, profile_id, payload
+        `INSERT INTO deliveries (subscription_id, event_id, event_type, profile_id, lane, payload)
+         SELECT subscription_id, event_id, event_type, profile_id, coalesce(profile_id, '00000000-0000-0000-0000-000000000000'), payload
            FROM jsonb_to_recordset($1::jsonb) AS x(subscription_id uuid, event_id bigint, event_type text, profile_id uuid, payload jsonb)
           ORDER BY event_id, subscription_id
          ON CONFLICT (subscription_id, event_id) DO NOTHING`,

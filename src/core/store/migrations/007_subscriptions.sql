@@ -16,14 +16,16 @@ CREATE TABLE subscriptions (
 );
 
 -- One row per (subscription, outbox event). The outbox row is deleted once relayed, so the
--- delivery keeps the payload it sends. A lane is (subscription_id, profile_id): its pending
--- deliveries go out one at a time in event_id order.
+-- delivery keeps the payload it sends. A lane is (subscription_id, lane): its pending deliveries
+-- go out one at a time in event_id order. lane is the profile id, or the nil uuid for events of no
+-- profile, so that lanes compare with = and use the index.
 CREATE TABLE deliveries (
   id bigserial PRIMARY KEY,
   subscription_id uuid NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
   event_id bigint NOT NULL,
   event_type text NOT NULL,
   profile_id uuid,
+  lane uuid NOT NULL,
   payload jsonb NOT NULL,
   status text NOT NULL DEFAULT 'pending',
   attempts integer NOT NULL DEFAULT 0,
@@ -37,7 +39,7 @@ CREATE TABLE deliveries (
   UNIQUE (subscription_id, event_id)
 );
 CREATE INDEX deliveries_log ON deliveries (subscription_id, id DESC);
-CREATE INDEX deliveries_lanes ON deliveries (subscription_id, profile_id, event_id) WHERE status = 'pending';
+CREATE INDEX deliveries_lanes ON deliveries (subscription_id, lane, event_id) WHERE status = 'pending';
 
 -- What each alert rule has fired, by a key that names the occasion (the interaction, the
 -- inactivity period): inserting the key first makes a re-run or a second worker fire nothing.
