@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { STORES } from '../support/env.js';
+import { createPostgresDb } from '../../src/core/store/postgres.db.js';
+import { DATABASE_URL, STORES } from '../support/env.js';
 import { SCOPED_KEYS, startTestHub, waitFor, type TestHub } from '../support/hub.js';
 import { startSubscriber, type Subscriber } from '../support/subscriber.js';
 
@@ -215,5 +216,52 @@ describe.each(STORES)('outbound events on %s', (store) => {
       subscriber.answer = () => 200;
       await hub.request('DELETE', `/v1/subscriptions/${gone.id}`);
     }
+  });
+});
+
+describe('outbound events with two worker processes on postgres', () => {
+  let api: TestHub;
+  let worker: TestHub;
+  let subscriber: Subscriber;
+  const config = { events: { ...EVENTS, relayEveryMs: 20, relayBatch: 7, concurrency: 4 } };
+  beforeAll(async () => {
+    subscriber = await startSubscriber();
+    api = await startTestHub({ store: 'postgres', config });
+    const db = createPostgresDb({ connectionString: DATABASE_URL, schema: api.testDb.schema ?? undefined });
+    worker = await startTestHub({ store: 'postgres', role: 'worker', prefix: api.prefix, testDb: { db, schema: api.testDb.schema, drop: () => db.close() }, config });
+  });
+  afterAll(async () => {
+    await worker?.close();
+    await api?.close();
+    await subscriber?.close();
+  });
+
+  it('relays and delivers each profile\'s events once and in order while both relay and send', async () => {
+    const res = await api.request('POST', '/v1/subscriptions', { body: { url: subscriber.url('/both'), events: ['*'] } });
+    const { secret } = res.json();
+    const people = ['один', 'два', 'три', 'четыре'];
+    for (let round = 0; round < 6; round += 1) {
+      const records = people.flatMap((p, i) =>
+        Array.from({ length: 5 }, (_, k) => ({
+          source: 'pbx', sourceId: `${p}-${round}-${k}`, kind: 'interaction', identifiers: { phones: [`+7916000000${i}`] }, interaction: { channel: 'call', direction: 'inbound', status: 'answered', subject: p },
+        })),
+      );
+      expect((await api.request('POST', '/v1/records', { body: { records } })).statusCode).toBe(202);
+    }
+    await api.drained(60_000);
+    const expected = people.length * (1 + 30);
+    await waitFor(async () => subscriber.delivered(secret, '/both').length >= expected, 60_000);
+    const got = subscriber.delivered(secret, '/both');
+    expect(got).toHaveLength(expected);
+    expect(new Set(got.map((e) => e.id)).size).toBe(expected);
+    const byProfile = new Map<string, number[]>();
+    for (const e of got) byProfile.set(String(e.data['profileId']), [...(byProfile.get(String(e.data['profileId'])) ?? []), Number(e.id.replace('evt_', ''))]);
+    expect(byProfile.size).toBe(people.length);
+    for (const ids of byProfile.values()) {
+      expect(ids).toHaveLength(31);
+      expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    }
+    const first = got.filter((e) => e.type === 'profile.created');
+    expect(first).toHaveLength(people.length);
   });
 });

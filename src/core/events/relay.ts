@@ -23,7 +23,7 @@ export async function relayOnce(db: Db, options: { batch: number; alerts: readon
   return db.transaction(async (tx) => {
     const rows = (
       await tx.query<{ id: string; type: string; profile_id: string | null; data: Record<string, unknown>; created_at: Date }>(
-        `SELECT id::text, type, profile_id, data, created_at FROM events ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        `SELECT id::text AS id, type, profile_id, data, created_at FROM events ORDER BY events.id LIMIT $1 FOR UPDATE SKIP LOCKED`,
         [options.batch],
       )
     ).rows;
