@@ -95,7 +95,6 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       : null;
 
     const events = createEventsRuntime({ db, config, redis: apiRedis, workerRedis, prefix: options.prefix, log });
-    await events.start();
 
     const app =
       options.role === 'worker'
@@ -119,6 +118,8 @@ export async function createHub(options: HubOptions): Promise<Hub> {
 
     // The API's Redis connection queues nothing while it connects: wait, so the first request is not a 503.
     await ingest.queue.waitUntilReady();
+    // Last: its relay and sweep loops would outlive a start that fails after them.
+    await events.start();
     return { ingest, connectors, connectorWorkers, worker, events, app };
   }
 
