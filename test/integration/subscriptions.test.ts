@@ -126,6 +126,10 @@ describe.each(STORES)('outbound events on %s', (store) => {
     const page = await hub.request('GET', `/v1/subscriptions/${all.id}/deliveries?limit=5`);
     const rest = await hub.request('GET', `/v1/subscriptions/${all.id}/deliveries?limit=5&cursor=${page.json().nextCursor}`);
     expect([...page.json().data, ...rest.json().data].map((d: DeliveryView) => d.id)).toEqual(log.map((d) => d.id));
+    // Finished deliveries older than events.keepDeliveriesDays leave the log; the others stay.
+    await hub.testDb.db.query(`UPDATE deliveries SET created_at = now() - interval '31 days' WHERE subscription_id = $1 AND event_type = 'profile.created'`, [all.id]);
+    await waitFor(async () => (await deliveries(all.id)).length === 7);
+    expect((await deliveries(all.id)).map((d) => d.eventType)).not.toContain('profile.created');
     for (const id of [all.id, created.id, alerts.id]) await hub.request('DELETE', `/v1/subscriptions/${id}`);
   });
 

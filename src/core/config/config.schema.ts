@@ -143,6 +143,7 @@ export const HubConfigSchema = Type.Object(
         timeoutMs: Type.Integer({ minimum: 100, default: 10000, description: 'per HTTP request to a subscriber' }),
         disableAfterMs: Type.Integer({ minimum: 100, default: 259200000, description: 'a subscription failing without a break for longer than this is disabled (default 3 days)' }),
         alertCheckEveryMs: Type.Integer({ minimum: 100, default: 60000, description: 'how often the scheduled alert rules (missedCallNoCallback, inactive) run' }),
+        keepDeliveriesDays: Type.Number({ exclusiveMinimum: 0, default: 30, description: 'delivered and failed deliveries older than this leave the delivery log' }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -212,9 +212,21 @@ export function createDeliveries(deps: { db: Db; redis: Redis; prefix: string; o
     return worker;
   }
 
+  /** Drops finished deliveries older than the log keeps, a bounded number per call. */
+  async function prune(keepDays: number): Promise<number> {
+    const rows = await db.query(
+      `DELETE FROM deliveries WHERE id IN (
+         SELECT id FROM deliveries WHERE status <> 'pending' AND created_at < now() - $1::float8 * interval '1 day' LIMIT 10000)
+       RETURNING id`,
+      [keepDays],
+    );
+    return rows.rows.length;
+  }
+
   return {
     queue,
     heads,
+    prune,
     kick,
     kickLanes,
     redeliver,

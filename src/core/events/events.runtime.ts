@@ -94,7 +94,14 @@ export function createEventsRuntime(deps: EventsRuntimeDeps) {
       workers.push(alertWorker);
       loops.push(every(config.events.relayEveryMs, relay, (err) => workerLog.warn({ err }, 'relay round failed; will try again')));
       loops.push(
-        every(config.events.sweepEveryMs, async () => deliveries.kick(await deliveries.heads()), (err) => workerLog.warn({ err }, 'delivery sweep failed; will try again')),
+        every(
+          config.events.sweepEveryMs,
+          async () => {
+            await deliveries.kick(await deliveries.heads());
+            await deliveries.prune(config.events.keepDeliveriesDays);
+          },
+          (err) => workerLog.warn({ err }, 'delivery sweep failed; will try again'),
+        ),
       );
     },
     /** Stops the loops and lets the workers finish their jobs. */

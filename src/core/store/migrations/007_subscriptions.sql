@@ -40,6 +40,8 @@ CREATE TABLE deliveries (
 );
 CREATE INDEX deliveries_log ON deliveries (subscription_id, id DESC);
 CREATE INDEX deliveries_lanes ON deliveries (subscription_id, lane, event_id) WHERE status = 'pending';
+-- Finished deliveries leave the log after events.keepDeliveriesDays.
+CREATE INDEX deliveries_finished ON deliveries (created_at) WHERE status <> 'pending';
 
 -- What each alert rule has fired, by a key that names the occasion (the interaction, the
 -- inactivity period): inserting the key first makes a re-run or a second worker fire nothing.
