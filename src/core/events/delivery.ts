@@ -12,9 +12,9 @@ const BODY_EXCERPT = 500;
 /*
  * Ordering and at-least-once
  * --------------------------
- * A lane is (subscription, profile); events of no profile share one lane per subscription. The pending deliveries of a lane go out one at a time, oldest
- * event first, and the next is sent only once the one before it is delivered or has failed for
- * good. The store, not the queue, decides what may be sent:
+ * A lane is (subscription, profile); events of no profile share one lane per subscription. The
+ * pending deliveries of a lane go out one at a time, oldest event first, and the next is sent only
+ * once the one before it is delivered or has failed for good (then order gives way to progress). The store, not the queue, decides what may be sent:
  *  - a delivery job claims its delivery with one UPDATE that succeeds only if the delivery is
  *    pending, its subscription enabled, nothing older in its lane is pending, and no other
  *    worker holds a lease on it. Anything else: the job ends without sending. So several workers,
