@@ -24,6 +24,7 @@ import { createErasureStore } from './erasure/erasure.store.js';
 import { createErasureGuard } from './erasure/erasure.guard.js';
 import { createQueueScrubber } from './erasure/erasure.queues.js';
 import { createErasureService } from './erasure/erasure.service.js';
+import { createEventsRuntime, type EventsRuntime } from './events/events.runtime.js';
 
 export type Role = 'all' | 'api' | 'worker';
 export const ROLES: readonly Role[] = ['all', 'api', 'worker'];
@@ -52,6 +53,7 @@ export type Hub = {
   connectors: ConnectorRuntime;
   store: ProfileStore;
   metrics: HubMetrics;
+  events: EventsRuntime;
   /** Stops intake, lets workers finish their jobs, then closes queues, Redis and the database. */
   close(): Promise<void>;
 };
@@ -80,7 +82,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     workerRedis?.disconnect();
     throw err;
   }
-  const { ingest, connectors, connectorWorkers, worker, app } = parts;
+  const { ingest, connectors, connectorWorkers, worker, events, app } = parts;
 
   async function wire() {
     const ingest = createIngestQueue(apiRedis, { prefix: options.prefix, ...config.pipeline }, metrics);
@@ -123,6 +125,12 @@ export async function createHub(options: HubOptions): Promise<Hub> {
         })
       : null;
 
+    const events = createEventsRuntime({ db, config, redis: apiRedis, workerRedis, prefix: options.prefix, log });
+    const { webhookDeliveries } = PLANNED_GAUGES;
+    metrics.addGauge(webhookDeliveries.name, webhookDeliveries.help, webhookDeliveries.labelNames, async () =>
+      (await events.store.deliveryCounts()).map((c) => ({ labels: { status: c.status }, value: c.count })),
+    );
+
     const app =
       options.role === 'worker'
         ? null
@@ -133,7 +141,8 @@ export async function createHub(options: HubOptions): Promise<Hub> {
             curation,
             ingest,
             connectors,
-            queues: [ingest.queue, ...connectors.queues],
+            events,
+            queues: [ingest.queue, ...connectors.queues, ...events.queues],
             checks: [
               { name: 'redis', check: async () => void (await apiRedis.ping()) },
               { name: 'store', check: () => store.ping() },
@@ -150,15 +159,17 @@ export async function createHub(options: HubOptions): Promise<Hub> {
 
     // The API's Redis connection queues nothing while it connects: wait, so the first request is not a 503.
     await ingest.queue.waitUntilReady();
-    return { ingest, connectors, connectorWorkers, worker, app };
+    // Last: its relay and sweep loops would outlive a start that fails after them.
+    await events.start();
+    return { ingest, connectors, connectorWorkers, worker, events, app };
   }
 
   let closing: Promise<void> | undefined;
   async function closeAll() {
     const steps: [string, () => Promise<unknown>][] = [
       ['http', async () => app?.close()],
-      ['worker', async () => Promise.all([worker?.close(), ...connectorWorkers.map((w) => w.close())])],
-      ['queue', async () => Promise.all([ingest.close(), connectors.close()])],
+      ['worker', async () => Promise.all([worker?.close(), ...connectorWorkers.map((w) => w.close()), events.stop()])],
+      ['queue', async () => Promise.all([ingest.close(), connectors.close(), events.close()])],
       ['redis', async () => Promise.all([apiRedis.quit().catch(() => apiRedis.disconnect()), workerRedis?.quit().catch(() => workerRedis.disconnect())])],
       ['store', () => db.close()],
     ];
@@ -178,6 +189,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     connectors,
     store,
     metrics,
+    events,
     close() {
       closing ??= closeAll();
       return closing;

@@ -16,6 +16,7 @@ const PATH_PARAMS: Record<string, string> = {
   name: 'ingest',
   formId: 'contact',
   connectorId: 'erp',
+  deliveryId: '1',
 };
 
 function concretePath(template: string): string {

@@ -79,6 +79,8 @@ describe('parseConfig', () => {
       erasure: { onReturn: 'hold' },
       rateLimit: { publicMax: 60, windowMs: 60000 },
       metrics: { requireKey: false },
+      events: { relayEveryMs: 500, relayBatch: 500, sweepEveryMs: 15000, concurrency: 8, attempts: 12, backoffMs: 30000, timeoutMs: 10000, disableAfterMs: 259200000, alertCheckEveryMs: 60000, keepDeliveriesDays: 30 },
+      alerts: [],
     });
     expect(Object.isFrozen(config.pipeline)).toBe(true);
     expect(parseConfig(null)).toEqual(config);

@@ -32,6 +32,8 @@ import { createAuditHook } from './audit.js';
 import { auditRoutes } from './routes/audit.routes.js';
 import { erasureRoutes } from './routes/erasure.routes.js';
 import type { ErasureService } from '../erasure/erasure.service.js';
+import type { EventsRuntime } from '../events/events.runtime.js';
+import { subscriptionsRoutes } from './routes/subscriptions.routes.js';
 
 export type AppDeps = {
   config: HubConfig;
@@ -40,6 +42,7 @@ export type AppDeps = {
   curation: CurationStore;
   ingest: IngestQueue;
   connectors: ConnectorRuntime;
+  events: EventsRuntime;
   queues: readonly Queue[];
   checks: readonly ReadinessCheck[];
   log: Logger;
@@ -111,6 +114,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(connectorRoutes, { runtime: deps.connectors });
   await app.register(auditRoutes, { audit: deps.audit });
   await app.register(erasureRoutes, { erasure: deps.erasure, store: deps.store, audit: deps.audit });
+  await app.register(subscriptionsRoutes, { events: deps.events });
   await app.register(queueBoard, { queues: deps.queues, keys: deps.keys });
   await app.register(metricsRoutes, { metrics: deps.metrics, keys: deps.keys, requireKey: deps.config.metrics.requireKey });
   await app.register(reportsRoutes, { reports: deps.reports, ingest: deps.ingest });

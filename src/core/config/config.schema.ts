@@ -103,6 +103,50 @@ const MatchingConfig = Type.Object(
   },
   { additionalProperties: false, default: {} },
 );
+const AlertName = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$', description: 'the event is alert.<name>' });
+
+/** Alert rules: each turns interactions (or their absence) into `alert.<name>` events in the outbox. */
+export const AlertRuleConfig = Type.Union([
+  Type.Object(
+    {
+      name: AlertName,
+      kind: Type.Literal('missedCallNoCallback'),
+      withinMinutes: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'an outbound call to the same profile within this time cancels the alert; default 30' })),
+      statuses: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'inbound call statuses that count as missed (case-insensitive); default missed, no-answer, no answer, busy, canceled, cancelled, unanswered' })),
+      lookbackHours: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'older missed calls are not checked; default 72' })),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      name: AlertName,
+      kind: Type.Literal('complaint'),
+      channels: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'default feedback, ticket' })),
+      statuses: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'interaction statuses that mean a complaint (case-insensitive)' })),
+      keywords: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'words in the subject or body that mean a complaint (case-insensitive, any script)' })),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      name: AlertName,
+      kind: Type.Literal('largeOrder'),
+      amount: Type.Number({ description: 'fires when the amount is above this' }),
+      currency: Type.Optional(Type.String({ pattern: '^[A-Za-z]{3}$', description: 'only amounts in this currency' })),
+      channels: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'default order, invoice, payment' })),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      name: AlertName,
+      kind: Type.Literal('inactive'),
+      days: Type.Number({ exclusiveMinimum: 0, description: 'fires once per period in which a profile with interactions has had none for this long' }),
+    },
+    { additionalProperties: false },
+  ),
+]);
+export type AlertRuleConfig = Static<typeof AlertRuleConfig>;
 
 export const HubConfigSchema = Type.Object(
   {
@@ -159,6 +203,22 @@ export const HubConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    events: Type.Object(
+      {
+        relayEveryMs: Type.Integer({ minimum: 10, default: 500, description: 'how often a worker looks for new events in the outbox' }),
+        relayBatch: Type.Integer({ minimum: 1, maximum: 10000, default: 500 }),
+        sweepEveryMs: Type.Integer({ minimum: 100, default: 15000, description: 'how often pending deliveries without a queued job are queued again (after a crash)' }),
+        concurrency: Type.Integer({ minimum: 1, maximum: 256, default: 8, description: 'deliveries one worker process sends at once' }),
+        attempts: Type.Integer({ minimum: 1, maximum: 100, default: 12, description: 'tries of one delivery before it is marked failed' }),
+        backoffMs: Type.Integer({ minimum: 10, default: 30000, description: 'first retry delay; doubles each time (30 s over 12 attempts spans about a day and a half)' }),
+        timeoutMs: Type.Integer({ minimum: 100, default: 10000, description: 'per HTTP request to a subscriber' }),
+        disableAfterMs: Type.Integer({ minimum: 100, default: 259200000, description: 'a subscription failing without a break for longer than this is disabled (default 3 days)' }),
+        alertCheckEveryMs: Type.Integer({ minimum: 100, default: 60000, description: 'how often the scheduled alert rules (missedCallNoCallback, inactive) run' }),
+        keepDeliveriesDays: Type.Number({ exclusiveMinimum: 0, default: 30, description: 'delivered and failed deliveries older than this leave the delivery log' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    alerts: Type.Array(AlertRuleConfig, { default: [] }),
     rateLimit: Type.Object(
       {
         publicMax: Type.Integer({ minimum: 1, default: 60, description: 'requests per client IP per window on public inbound routes' }),
