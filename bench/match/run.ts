@@ -32,6 +32,7 @@ const { values: args } = parseArgs({
     'growth-small': { type: 'string', default: '5000' },
     'growth-large': { type: 'string', default: '500000' },
     'growth-records': { type: 'string', default: '10000' },
+    'growth-seed': { type: 'string', default: 'store' },
     'log-level': { type: 'string', default: 'warn' },
     help: { type: 'boolean', default: false },
   },
@@ -49,7 +50,9 @@ if (args.help) {
   --data DIR                the folder with febrl/, splink/, personaldata/ (default $MATCH_DATA_DIR or ./data)
   --out FILE                JSON results (bench-match-results.json)
   --growth                  instead: records/s of --growth-records (10000) messy records into a
-                            store of --growth-small (5000) vs --growth-large (500000) people
+                            store of --growth-small (5000) vs --growth-large (500000) people,
+                            seeded through the hub's store code (--growth-seed store, exact, slow)
+                            or in bulk SQL (--growth-seed sql: fast; see bench/match/seed-sql.ts)
   --log-level warn          the hub's log level
 `);
   process.exit(0);
@@ -67,6 +70,8 @@ const only = args.only.split(',').map((s) => s.trim()).filter(Boolean);
 for (const name of only) if (!(DATASET_NAMES as readonly string[]).includes(name)) throw new Error(`--only: unknown dataset "${name}" (${DATASET_NAMES.join(', ')})`);
 const runs = Math.max(1, count('runs', args.runs));
 const explain = count('explain', args.explain);
+const growthSeed = args['growth-seed'];
+if (growthSeed !== 'store' && growthSeed !== 'sql') throw new Error(`--growth-seed must be store or sql, got "${growthSeed}"`);
 
 /** Issue #5: pairwise F1 per dataset, and precision ≥ 0.99 everywhere. */
 const TARGET_F1: Record<DatasetName, number> = { febrl3: 0.995, febrl4: 0.9998, fake1000: 0.87, personaldata: 0.985 };
@@ -247,6 +252,7 @@ if (args.growth) {
   await growthBenchmark({
     store,
     config,
+    seed: growthSeed,
     small: Math.max(1, count('growth-small', args['growth-small'])),
     large: Math.max(1, count('growth-large', args['growth-large'])),
     records: Math.max(1, count('growth-records', args['growth-records'])),

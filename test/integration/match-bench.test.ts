@@ -12,16 +12,16 @@ describe.each(STORES)('bench:match harness (%s)', (store) => {
     const fresh = await freshStore(store, 'harness-test');
     const bench = await startBenchHub('harness-test', { config: parseConfig({}), fresh, logLevel: 'silent' });
     try {
-      const contact = (sourceId: string, emails: string[], phones: string[] = []): HubRecord => ({
+      const contact = (sourceId: string, emails: string[], phones: string[] = [], firstName = 'Анна'): HubRecord => ({
         source: 'labelled',
         sourceId,
         kind: 'contact',
         identifiers: { emails, phones },
-        traits: { firstName: 'Анна' },
+        traits: { firstName },
       });
       // 1 and 2 are one person through a phone; 3 links 2 to 4 (a merge of two profiles); 5 is alone.
       await bench.post([contact('1', ['anna@example.com'], ['+79161234567']), contact('2', [], ['8 916 123-45-67']), contact('4', ['a.k@example.com'])]);
-      await bench.post([contact('3', ['A.K@example.com'], ['+7 916 123 45 67']), contact('5', ['other@example.com'])]);
+      await bench.post([contact('3', ['A.K@example.com'], ['+7 916 123 45 67']), contact('5', ['other@example.com'], [], 'Борис')]);
       expect(await bench.stored(5)).toEqual({ failedJobs: 0 });
       const profiles = await bench.profiles();
       expect(profiles.size).toBe(5);
@@ -29,8 +29,10 @@ describe.each(STORES)('bench:match harness (%s)', (store) => {
       const score = scorePairs(Object.entries(truth).map(([sourceId, person]) => ({ predicted: profiles.get(recordKey('labelled', sourceId))!, truth: person })));
       expect(score).toMatchObject({ clusters: 2, predictedPairs: 6, truePairs: 6, precision: 1, recall: 1, f1: 1 });
       const identifiers = await bench.identifiers();
-      expect(identifiers.get(recordKey('labelled', '2'))).toEqual(['phone:+79161234567']);
-      expect(await bench.reviewPairs()).toBeNull();
+      expect(identifiers.get(recordKey('labelled', '2'))).toContain('phone:+79161234567');
+      expect(identifiers.get(recordKey('labelled', '2'))).not.toContain('externalId:labelled:2');
+      // Nothing here is doubtful: no open review pair, or no review endpoint at all (404 → null).
+      expect([0, null]).toContain(await bench.reviewPairs());
     } finally {
       await bench.close();
     }
