@@ -6,6 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import type { HubConfig } from '../../src/core/config/config.schema.js';
 import { recordIdentifiers } from '../../src/core/identity/normalize.js';
+import { resolveOptions } from '../../src/core/identity/resolve-options.js';
+import { matchableFeatures } from '../../src/core/identity/match/features.js';
+import { blockingKeys } from '../../src/core/identity/match/blocking.js';
 import { projectTraits, searchText } from '../../src/core/identity/survivorship.js';
 import type { HubRecord } from '../../src/core/record.schema.js';
 import type { Db, Sql } from '../../src/core/store/db.js';
@@ -17,13 +20,25 @@ const CHUNK = 5000;
  * The migrations whose tables this seed fills correctly. A later one (e.g. a matcher's blocking
  * keys) makes it refuse to run until deriveFromRecords fills that table too and the file is listed.
  */
-const FILLED_MIGRATIONS = new Set(['001_profiles_and_records.sql', '002_connectors.sql', '003_merge_lookups.sql', '004_identity_locks.sql', '005_events.sql']);
+const FILLED_MIGRATIONS = new Set([
+  '001_profiles_and_records.sql',
+  '002_connectors.sql',
+  '003_merge_lookups.sql',
+  '004_identity_locks.sql',
+  '005_events.sql',
+  // The matcher's features and blocking keys are derived below; its other tables start empty.
+  '006_identity_matching.sql',
+  '006_reports.sql',
+  '007_subscriptions.sql',
+  '008_audit_erasure.sql',
+]);
 
 type Seeded = { record: HubRecord; profileId: string; at: string };
 
 /**
  * What the resolver keeps beside the records themselves, computed with the hub's own functions:
- * each profile's trait projection and search text. Extend this when the resolver keeps more.
+ * each profile's trait projection and search text, each record's match features and blocking keys.
+ * Extend this when the resolver keeps more.
  */
 async function deriveFromRecords(tx: Sql, seeded: Seeded[], config: HubConfig): Promise<void> {
   const profiles = seeded.map(({ record, profileId, at }) => {
@@ -34,6 +49,21 @@ async function deriveFromRecords(tx: Sql, seeded: Seeded[], config: HubConfig): 
     `UPDATE profiles SET traits = u.traits, trait_sources = u.trait_sources, search_text = u.search_text
        FROM jsonb_to_recordset($1::jsonb) AS u(id uuid, traits jsonb, trait_sources jsonb, search_text text) WHERE profiles.id = u.id`,
     [JSON.stringify(profiles)],
+  );
+  const identity = resolveOptions(config.identity);
+  const matched = seeded.map(({ record }) => ({
+    record,
+    match: matchableFeatures(record.traits ?? {}, recordIdentifiers(record, identity.normalize), identity.matching.rules.fields),
+  }));
+  await tx.query(
+    `UPDATE records SET match = u.match FROM jsonb_to_recordset($1::jsonb) AS u(source text, source_id text, match jsonb)
+      WHERE records.source = u.source AND records.source_id = u.source_id`,
+    [JSON.stringify(matched.map(({ record, match }) => ({ source: record.source, source_id: record.sourceId, match })))],
+  );
+  const keys = matched.flatMap(({ record, match }) => (match ? blockingKeys(match).map((key) => ({ key, source: record.source, source_id: record.sourceId })) : []));
+  await tx.query(
+    `INSERT INTO match_keys (key, source, source_id) SELECT key, source, source_id FROM jsonb_to_recordset($1::jsonb) AS x(key text, source text, source_id text) ON CONFLICT DO NOTHING`,
+    [JSON.stringify(keys)],
   );
 }
 
@@ -52,7 +82,7 @@ async function seedChunk(tx: Sql, seeded: Seeded[], config: HubConfig): Promise<
     [JSON.stringify(seeded.map(({ record, profileId, at }) => ({ source: record.source, source_id: record.sourceId, profile_id: profileId, at, identifiers: record.identifiers ?? {}, traits: record.traits ?? {} })))],
   );
   const identifiers = seeded.flatMap(({ record }) =>
-    recordIdentifiers(record, config.identity.defaultCountry).map((i) => ({ type: i.type, value: i.value, source: record.source, source_id: record.sourceId })),
+    recordIdentifiers(record, resolveOptions(config.identity).normalize).map((i) => ({ type: i.type, value: i.value, source: record.source, source_id: record.sourceId })),
   );
   await tx.query(
     `INSERT INTO record_identifiers (type, value, source, source_id)

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Db, Sql } from './db.js';
 import type { ReceivedRecord } from '../record.schema.js';
 import { recordIdentifiers, type Identifier, type IdentifierType, type NormalizeOptions } from '../identity/normalize.js';
-import { matchFeatures, type MatchFeatures } from '../identity/match/features.js';
+import { matchableFeatures, type MatchFeatures } from '../identity/match/features.js';
 import { blockingKeys } from '../identity/match/blocking.js';
 import { identifierKey, planBatch, type KnownRecord, type Edge, type MatchSettings, type Merge, type ReviewPair } from '../identity/match/cluster.js';
 import { projectTraits, searchText, type TraitSource } from '../identity/survivorship.js';
@@ -120,12 +120,6 @@ function decodeCursor(cursor: string, kinds: readonly CursorPart[]): string[] {
 export function createProfileStore(db: Db, options: ResolveOptions) {
   const fieldSpecs = options.matching.rules.fields;
 
-  /** What the matcher compares; null for a record with no name or compared trait (most interactions). */
-  function featuresOf(traits: Record<string, unknown>, ids: Identifier[]): MatchFeatures | null {
-    const f = matchFeatures(traits, ids, fieldSpecs);
-    return f.given.length + f.family.length + f.anyName.length + Object.keys(f.fields).length > 0 ? f : null;
-  }
-
   function prepare(records: ReceivedRecord[]): Prepared[] {
     const newest = new Map<string, Prepared>();
     for (const r of records) {
@@ -133,7 +127,7 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
       const previous = newest.get(key);
       if (previous && previous.receivedAt > r.receivedAt) continue;
       const ids = recordIdentifiers(r, options.normalize);
-      const features = featuresOf(r.traits ?? {}, ids);
+      const features = matchableFeatures(r.traits ?? {}, ids, fieldSpecs);
       newest.set(key, { ...r, key, occurredAtIso: iso(r.occurredAt ?? r.receivedAt), ids, features, blocks: features ? blockingKeys(features) : [] });
     }
     return [...newest.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));

@@ -35,6 +35,15 @@ function fieldValue(raw: string, comparator: Comparator): string | null {
   return folded === '' ? null : folded;
 }
 
+/**
+ * What the matcher keeps of a record: its features, or null when it has no name and no compared
+ * trait (most interactions: they join profiles by identifiers only).
+ */
+export function matchableFeatures(traits: Record<string, unknown>, identifiers: readonly Identifier[], fields: readonly FieldSpec[]): MatchFeatures | null {
+  const f = matchFeatures(traits, identifiers, fields);
+  return f.given.length + f.family.length + f.anyName.length + Object.keys(f.fields).length > 0 ? f : null;
+}
+
 /** Features of a record from its traits and normalized identifiers. */
 export function matchFeatures(traits: Record<string, unknown>, identifiers: readonly Identifier[], fields: readonly FieldSpec[]): MatchFeatures {
   const given = nameWords(traits, 'firstName', 'middleName');
