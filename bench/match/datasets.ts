@@ -1,4 +1,4 @@
-// The labelled entity-resolution datasets (see data/README.md or /work/shared/data/README.md), read
+// The labelled entity-resolution datasets (see ../shared/data/README.md), read
 // with a real CSV parser and mapped to hub Records. The truth (FEBRL rec_id, splink cluster,
 // personaldata entity_id) stays here, beside the record: the hub never sees it, nor any id that
 // encodes it — sourceId is the row number in the file.

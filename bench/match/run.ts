@@ -26,7 +26,7 @@ const { values: args } = parseArgs({
     config: { type: 'string' },
     explain: { type: 'string', default: '0' },
     runs: { type: 'string', default: '1' },
-    data: { type: 'string', default: process.env['MATCH_DATA_DIR'] ?? resolve(ROOT, 'data') },
+    data: { type: 'string', default: process.env['MATCH_DATA_DIR'] ?? resolve(ROOT, '../shared/data') },
     out: { type: 'string', default: 'bench-match-results.json' },
     growth: { type: 'boolean', default: false },
     'growth-small': { type: 'string', default: '5000' },
@@ -47,7 +47,7 @@ if (args.help) {
                             forms and auth keys are ignored
   --explain N               print up to N wrongly merged and N missed pairs per dataset
   --runs N                  ingest each dataset N times (records/s is the median; 1)
-  --data DIR                the folder with febrl/, splink/, personaldata/ (default $MATCH_DATA_DIR or ./data)
+  --data DIR                the folder with febrl/, splink/, personaldata/ (default $MATCH_DATA_DIR or ../shared/data)
   --out FILE                JSON results (bench-match-results.json)
   --growth                  instead: records/s of --growth-records (10000) messy records into a
                             store of --growth-small (5000) vs --growth-large (500000) people,
