@@ -34,8 +34,14 @@ function wordLevel(a: string, b: string): Level {
   if (a === b) return 'exact';
   // An initial against a name that starts with it: "I." for Ivan.
   if ((a.length === 1 || b.length === 1) && a[0] === b[0]) return 'weak';
-  if (a.length > 1 && b.length > 1 && (jaroWinkler(a, b) >= CLOSE_SIMILARITY || phonetic(a) === phonetic(b) || scrambled(a, b))) return 'close';
+  if (a.length > 1 && b.length > 1 && (phonetic(a) === phonetic(b) || typed(a, b) || scrambled(a, b))) return 'close';
   return 'diff';
+}
+
+/** One slip of the keyboard (an edit or two letters swapped), or two in a long name starting alike. */
+function typed(a: string, b: string): boolean {
+  const distance = damerauLevenshtein(a, b);
+  return distance <= 1 || (distance === 2 && Math.min(a.length, b.length) >= 7 && a[0] === b[0]);
 }
 
 /** The same letters typed out of order ("Theodroe"), or two slips in a long name. */
@@ -93,7 +99,7 @@ function emailLevel(a: readonly string[], b: readonly string[]): Level {
   const la = locals(a);
   const lb = locals(b);
   // The same mailbox name at another provider, or one typo in it.
-  if (la.some((x) => lb.some((y) => x === y || (x.length > 5 && jaroWinkler(x, y) >= 0.95)))) return 'close';
+  if (la.some((x) => lb.some((y) => x === y || (x.length > 5 && damerauLevenshtein(x, y) <= 1)))) return 'close';
   return 'diff';
 }
 

@@ -13,9 +13,9 @@ export const DEFAULT_RULES: MatchRules = {
   fields: [
     { trait: 'birthDate', identifying: true, comparator: 'date', weights: { exact: 12, close: 5, weak: -3, diff: -8 } },
     { trait: 'nationalId', identifying: true, comparator: 'code', weights: { exact: 18, close: 8, weak: 0, diff: -6 } },
-    { trait: 'postcode', comparator: 'code', weights: { exact: 8, close: 2, weak: 0, diff: -3 } },
-    { trait: 'city', comparator: 'text', weights: { exact: 5, close: 2, weak: 0, diff: -3 } },
-    { trait: 'address', identifying: true, comparator: 'text', weights: { exact: 10, close: 5, weak: 0, diff: -3 } },
+    { trait: 'postcode', comparator: 'code', weights: { exact: 8, close: 2, weak: 0, diff: -4 } },
+    { trait: 'city', comparator: 'text', weights: { exact: 5, close: 2, weak: 0, diff: -4 } },
+    { trait: 'address', identifying: true, comparator: 'text', weights: { exact: 10, close: 5, weak: 0, diff: -5 } },
     { trait: 'state', comparator: 'text', weights: { exact: 1, close: 0, weak: 0, diff: -3 } },
     { trait: 'sex', comparator: 'text', weights: { exact: 0.5, close: 0, weak: 0, diff: -4 } },
     { trait: 'company', comparator: 'company', weights: { exact: 4, close: 2, weak: 0, diff: -1 } },
