@@ -4,7 +4,7 @@ import type { ReceivedRecord } from '../record.schema.js';
 import { recordIdentifiers, type Identifier, type IdentifierType, type NormalizeOptions } from '../identity/normalize.js';
 import { matchableFeatures, type MatchFeatures } from '../identity/match/features.js';
 import { blockingKeys } from '../identity/match/blocking.js';
-import { identifierKey, planBatch, type KnownRecord, type Edge, type MatchSettings, type Merge, type ReviewPair } from '../identity/match/cluster.js';
+import { identifierKey, planBatch, type KnownRecord, type Edge, type MatchSettings, type Merge, type Plan, type ReviewPair } from '../identity/match/cluster.js';
 import { projectTraits, searchText, type TraitSource } from '../identity/survivorship.js';
 import { HubError } from '../errors.js';
 import { appendEvents, changedTraits, type HubEvent } from '../events/outbox.js';
@@ -141,7 +141,10 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
    * candidates under its blocking keys) and locks the profiles involved in id order. If a concurrent
    * transaction merged one of them before the lock was granted, its records moved: read again.
    */
-  async function lockProfiles(tx: Sql, batch: Prepared[]) {
+  async function lockProfiles(tx: Sql, batch: Prepared[], run: number | null) {
+    // A re-resolution run links a record only to records it has already placed, as if they were all
+    // the store held: it rebuilds the clusters fresh ingestion would have made.
+    const placed = run === null ? '' : `AND r.resolve_run = ${Number(run)}`;
     const recordKeys = JSON.stringify(batch.map((r) => [r.source, r.sourceId]));
     const idKeys = JSON.stringify(batch.flatMap((r) => r.ids.map((i) => [i.type, i.value])));
     const blocks = [...new Set(batch.flatMap((r) => r.blocks))].sort();
@@ -160,7 +163,7 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
              CROSS JOIN LATERAL (
                SELECT r.profile_id, r.source, r.source_id, r.match
                  FROM record_identifiers ri JOIN records r ON r.source = ri.source AND r.source_id = ri.source_id
-                WHERE ri.type = k->>0 AND ri.value = k->>1 LIMIT ${HOLDERS_PER_IDENTIFIER}) h`,
+                WHERE ri.type = k->>0 AND ri.value = k->>1 ${placed} LIMIT ${HOLDERS_PER_IDENTIFIER}) h`,
           [idKeys],
         )
       ).rows;
@@ -171,7 +174,7 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
                 `SELECT k AS key, m.source, m.source_id, r.profile_id, r.match
                    FROM jsonb_array_elements_text($1::jsonb) k
                    CROSS JOIN LATERAL (SELECT source, source_id FROM match_keys WHERE key = k LIMIT $2) m
-                   JOIN records r ON r.source = m.source AND r.source_id = m.source_id`,
+                   JOIN records r ON r.source = m.source AND r.source_id = m.source_id ${placed}`,
                 [JSON.stringify(blocks), options.candidatesPerKey + 1],
               )
             ).rows
@@ -211,7 +214,7 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
    * oldest. Serialized on the identifiers involved (row locks on their keys, in sorted order), so many workers
    * may resolve at once. A version older than the stored one changes nothing.
    */
-  async function resolveBatch(input: ReceivedRecord[], actor = 'pipeline'): Promise<ResolvedRecord[]> {
+  async function resolveBatch(input: ReceivedRecord[], actor = 'pipeline', run: number | null = null): Promise<ResolvedRecord[]> {
     const prepared = prepare(input);
     if (prepared.length === 0) return [];
     return db.transaction(async (tx) => {
@@ -231,13 +234,13 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
         [JSON.stringify(locks)],
       );
 
-      const { existing, holders, candidates, profiles } = await lockProfiles(tx, prepared);
+      const { existing, holders, candidates, profiles } = await lockProfiles(tx, prepared, run);
       const existingByKey = new Map(existing.map((e) => [recordKey(e.source, e.source_id), e]));
       const results: ResolvedRecord[] = [];
       const fresh: Prepared[] = [];
       for (const r of prepared) {
         const stored = existingByKey.get(r.key);
-        if (stored && iso(stored.received_at) > r.receivedAt) results.push({ source: r.source, sourceId: r.sourceId, profileId: stored.profile_id, stale: true });
+        if (run === null && stored && iso(stored.received_at) > r.receivedAt) results.push({ source: r.source, sourceId: r.sourceId, profileId: stored.profile_id, stale: true });
         else fresh.push(r);
       }
 
@@ -270,11 +273,19 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
       }
       const created = new Map(profiles.map((p) => [p.id, p.created_at.getTime()]));
       const plan = planBatch(
-        fresh.map((r) => ({ key: r.key, ids: r.ids, features: r.features, blockingKeys: r.blocks, storedProfile: existingByKey.get(r.key)?.profile_id ?? null })),
+        fresh.map((r) => ({
+          key: r.key,
+          ids: r.ids,
+          features: r.features,
+          blockingKeys: r.blocks,
+          storedProfile: run === null ? (existingByKey.get(r.key)?.profile_id ?? null) : null,
+        })),
         { profiles: created, linked, candidates: byBlock, constraints: await constraintsAmong(tx, [...created.keys()]), blocked: options.blocked },
         options.matching,
         randomUUID,
       );
+      const placedProfiles = new Set([...holders.map((h) => h.profile_id), ...candidates.map((c) => c.profile_id)]);
+      if (run !== null) keepProfileIds(plan, fresh, existingByKey, placedProfiles);
       for (const r of fresh) results.push({ source: r.source, sourceId: r.sourceId, profileId: plan.profileOf.get(r.key) ?? '', stale: false });
       const { newProfiles, merges } = plan;
 
@@ -284,8 +295,11 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
       if (merges.length > 0) await applyMerges(tx, merges, actor);
       if (plan.review.length > 0) await proposePairs(tx, plan.review);
       if (plan.shared.length > 0) await reportShared(tx, plan.shared);
-      if (fresh.length > 0) await writeRecords(tx, fresh, results, plan.linkOf);
-      const refreshed = await refreshProfiles(tx, [...new Set(results.filter((r) => !r.stale).map((r) => r.profileId))]);
+      if (fresh.length > 0) await writeRecords(tx, fresh, results, plan.linkOf, run);
+      const left = run === null ? [] : await retireEmptied(tx, fresh, existingByKey, plan.profileOf, actor);
+      const refreshed = await refreshProfiles(tx, [...new Set([...results.filter((r) => !r.stale).map((r) => r.profileId), ...left])]);
+      // A re-resolution announces nothing: it re-derives what subscribers were already told.
+      if (run !== null) return results;
       const createdSet = new Set(newProfiles);
       const profileByKey = plan.profileOf;
       const events: HubEvent[] = [
@@ -307,7 +321,55 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
     });
   }
 
-  async function writeRecords(tx: Sql, fresh: Prepared[], results: ResolvedRecord[], linkOf: ReadonlyMap<string, Edge>) {
+  /**
+   * In a re-resolution, a cluster that would get a new profile keeps the profile its first record
+   * was in, unless the run already placed records there: ids stay stable where the clusters do.
+   */
+  function keepProfileIds(plan: Plan, fresh: Prepared[], existingByKey: ReadonlyMap<string, { profile_id: string }>, placed: ReadonlySet<string>) {
+    const used = new Set([...placed, ...plan.profileOf.values()].filter((id) => !plan.newProfiles.includes(id)));
+    const renamed = new Map<string, string>();
+    for (const r of fresh) {
+      const id = plan.profileOf.get(r.key);
+      const old = existingByKey.get(r.key)?.profile_id;
+      if (!id || !old || !plan.newProfiles.includes(id) || renamed.has(id) || used.has(old)) continue;
+      renamed.set(id, old);
+      used.add(old);
+    }
+    if (renamed.size === 0) return;
+    for (const [key, id] of plan.profileOf) plan.profileOf.set(key, renamed.get(id) ?? id);
+    plan.newProfiles = plan.newProfiles.filter((id) => !renamed.has(id));
+    for (const pair of plan.review) {
+      pair.a = renamed.get(pair.a) ?? pair.a;
+      pair.b = renamed.get(pair.b) ?? pair.b;
+    }
+    plan.review = plan.review.filter((p) => p.a !== p.b).map((p) => (p.a < p.b ? p : { ...p, a: p.b, b: p.a }));
+  }
+
+  /**
+   * In a re-resolution: the profiles the batch's records left. One with no record left redirects to
+   * where its first record went (its id keeps answering, with 308); the others are returned, to be
+   * re-projected.
+   */
+  async function retireEmptied(tx: Sql, fresh: Prepared[], existingByKey: ReadonlyMap<string, { profile_id: string }>, profileOf: ReadonlyMap<string, string>, actor: string): Promise<string[]> {
+    const target = new Map<string, string>();
+    for (const r of fresh) {
+      const old = existingByKey.get(r.key)?.profile_id;
+      const now = profileOf.get(r.key);
+      if (old && now && old !== now && !target.has(old)) target.set(old, now);
+    }
+    const olds = [...target.keys()].filter((id) => ![...profileOf.values()].includes(id));
+    if (olds.length === 0) return [];
+    const remaining = new Set(
+      (await tx.query<{ profile_id: string }>(`SELECT DISTINCT profile_id FROM records WHERE profile_id IN (SELECT jsonb_array_elements_text($1::jsonb)::uuid)`, [JSON.stringify(olds)])).rows.map(
+        (r) => r.profile_id,
+      ),
+    );
+    const emptied = olds.filter((id) => !remaining.has(id)).map((merged) => ({ survivor: target.get(merged) ?? '', merged, reason: 're-resolution', score: null }));
+    if (emptied.length > 0) await applyMerges(tx, emptied, actor);
+    return olds.filter((id) => remaining.has(id));
+  }
+
+  async function writeRecords(tx: Sql, fresh: Prepared[], results: ResolvedRecord[], linkOf: ReadonlyMap<string, Edge>, run: number | null) {
     const profileByKey = new Map(results.map((r) => [recordKey(r.source, r.sourceId), r.profileId]));
     const rows = fresh.map((r) => ({
       source: r.source,
@@ -322,18 +384,20 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
       match: r.features,
       link_reason: linkOf.get(r.key)?.reason ?? null,
       link_score: linkOf.get(r.key)?.score ?? null,
+      resolve_run: run,
     }));
     await tx.query(
-      `INSERT INTO records (source, source_id, kind, profile_id, occurred_at, received_at, processed_at, identifiers, traits, interaction, match, link_reason, link_score)
-       SELECT source, source_id, kind, profile_id, occurred_at, received_at, clock_timestamp(), identifiers, traits, interaction, match, link_reason, link_score
+      `INSERT INTO records (source, source_id, kind, profile_id, occurred_at, received_at, processed_at, identifiers, traits, interaction, match, link_reason, link_score, resolve_run)
+       SELECT source, source_id, kind, profile_id, occurred_at, received_at, clock_timestamp(), identifiers, traits, interaction, match, link_reason, link_score, resolve_run
          FROM jsonb_to_recordset($1::jsonb) AS x(source text, source_id text, kind text, profile_id uuid, occurred_at timestamptz,
-              received_at timestamptz, identifiers jsonb, traits jsonb, interaction jsonb, match jsonb, link_reason text, link_score double precision)
+              received_at timestamptz, identifiers jsonb, traits jsonb, interaction jsonb, match jsonb, link_reason text, link_score double precision, resolve_run integer)
        ON CONFLICT (source, source_id) DO UPDATE SET
          kind = excluded.kind, profile_id = excluded.profile_id, occurred_at = excluded.occurred_at,
          received_at = excluded.received_at, processed_at = excluded.processed_at,
          identifiers = excluded.identifiers, traits = excluded.traits, interaction = excluded.interaction, match = excluded.match,
          link_reason = CASE WHEN excluded.link_reason IS NULL THEN records.link_reason ELSE excluded.link_reason END,
-         link_score = CASE WHEN excluded.link_reason IS NULL THEN records.link_score ELSE excluded.link_score END`,
+         link_score = CASE WHEN excluded.link_reason IS NULL THEN records.link_score ELSE excluded.link_score END,
+         resolve_run = excluded.resolve_run`,
       [JSON.stringify(rows)],
     );
     await tx.query(
