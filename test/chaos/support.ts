@@ -48,9 +48,9 @@ export function createLab() {
   }
 
   /** A hub config file: fast retries, so that outages of seconds are ridden out within the test. */
-  function configFile(pipeline: Record<string, number> = {}): string {
+  function configFile(pipeline: Record<string, number> = {}, rest: Record<string, unknown> = {}): string {
     const file = join(dir, `hub-${randomUUID()}.json`);
-    writeFileSync(file, JSON.stringify({ pipeline: { concurrency: 8, attempts: 12, backoffMs: 200, ...pipeline } }));
+    writeFileSync(file, JSON.stringify({ ...rest, pipeline: { concurrency: 8, attempts: 12, backoffMs: 200, ...pipeline } }));
     return file;
   }
 
