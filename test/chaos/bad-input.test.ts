@@ -143,10 +143,12 @@ describe.sequential('malformed input to every inbound route', () => {
   it('bodies over each route’s own limit: 413 problem+json', async () => {
     const limits: Record<Route, number> = { '/v1/records': 16 * 1024 * 1024, '/v1/forms/contact': 1024 * 1024, '/v1/webhooks/hooks': 1024 * 1024, '/v1/webhooks/std': 1024 * 1024 };
     for (const r of ROUTES) {
-      const over = `{"x":"${'a'.repeat(limits[r] + 10)}"}`;
-      const answer = await post(r, over, 'application/json');
-      expectRefused(answer, `${r} over its limit`);
-      expect(answer.status, r).toBe(413);
+      // Declared over the limit, the first bytes sent: the API answers before reading on (a client
+      // streaming the whole body could see the connection closed under it, which is a pass too).
+      const answer = await rawRequest(`POST ${r} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${API_KEY}\r\nContent-Type: application/json\r\nContent-Length: ${limits[r] + 10}\r\nConnection: close\r\n\r\n{"x":"${'a'.repeat(1000)}`);
+      expect(answer, r).toMatch(/^HTTP\/1\.1 413 /);
+      expect(answer, r).toMatch(/content-type: application\/problem\+json/i);
+      tally.set('413', (tally.get('413') ?? 0) + 1);
     }
   });
 
