@@ -9,6 +9,8 @@ import type { WebhookRequest } from './connector.js';
 import type { ConnectorRuntime } from './runtime.js';
 
 const WEBHOOK_BODY_LIMIT = 1024 * 1024;
+/** Bad bytes are refused, not turned into U+FFFD. */
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 const ConnectorStatusSchema = Type.Object({
   id: Type.String(),
@@ -48,11 +50,11 @@ export async function connectorRoutes(fastify: FastifyInstance, deps: { runtime:
       const type = (request.headers['content-type'] ?? '').split(';', 1)[0]?.trim().toLowerCase() ?? '';
       if (body.length === 0) return done(null, undefined);
       try {
-        if (type === 'application/json' || type.endsWith('+json')) return done(null, JSON.parse(body.toString('utf8')) as unknown);
+        if (type === 'application/json' || type.endsWith('+json')) return done(null, JSON.parse(STRICT_UTF8.decode(body)) as unknown);
         if (type === 'application/x-www-form-urlencoded') return done(null, parseForm(body.toString('utf8')));
         return done(null, undefined);
       } catch {
-        return done(new HubError('VALIDATION', 'the body is not valid JSON'), undefined);
+        return done(new HubError('VALIDATION', 'the body is not valid JSON in UTF-8'), undefined);
       }
     });
     const app = scope.withTypeProvider<TypeBoxTypeProvider>();

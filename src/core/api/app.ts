@@ -5,10 +5,11 @@ import type { Redis } from 'ioredis';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import rateLimit from '@fastify/rate-limit';
+import helmet from '@fastify/helmet';
 import type { HubConfig } from '../config/config.schema.js';
 import { HubError } from '../errors.js';
 import { createAuthHook, type KeyRing } from './auth.js';
-import { sendProblem, toProblem } from './problem.js';
+import { sendClientErrorProblem, sendProblem, toProblem } from './problem.js';
 import { ProblemSchema } from './schemas.js';
 import { MappingSchema } from '../../mappings/mapping.schema.js';
 import { recordsRoutes } from './routes/records.routes.js';
@@ -61,6 +62,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.log.child({ component: 'api' }) as FastifyBaseLogger,
     trustProxy: false,
     ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: 'array' } },
+    clientErrorHandler: sendClientErrorProblem,
+  });
+  // JSON bodies must be valid UTF-8: the default parser would turn bad bytes into U+FFFD and store them.
+  const parseJson = app.getDefaultJsonParser('error', 'ignore');
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body: Buffer, done) => {
+    let text: string;
+    try {
+      text = utf8.decode(body);
+    } catch {
+      return done(new HubError('VALIDATION', 'the body is not valid UTF-8'), undefined);
+    }
+    parseJson(request, text, done);
   });
 
   app.addSchema(ProblemSchema);
@@ -74,6 +89,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (!route.schema || !access || access === 'public') return;
     route.schema = { ...route.schema, security: [{ bearerAuth: [] }], description: `${route.schema.description ?? ''}\n\nScope: \`${access}\`.`.trim() };
   });
+  // Security headers on every answer (CSP, nosniff, frame-ancestors, HSTS, ...). The docs UI and the
+  // queue dashboard load only their own scripts, so the default CSP fits them. Not
+  // upgrade-insecure-requests: a hub served over plain HTTP inside a network would have its pages'
+  // own scripts and styles rewritten to an https:// nobody serves.
+  await app.register(helmet, { global: true, contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
+  app.addHook('onRoute', (route) => {
+    // A form's embed snippet is a <script> on other sites: Cross-Origin-Resource-Policy must let them load it.
+    if (route.url.endsWith('/embed.js')) Object.assign(route.config ?? (route.config = {}), { helmet: { crossOriginResourcePolicy: { policy: 'cross-origin' } } });
+  });
+  // After helmet's hooks: a refused request (401, 403) gets the security headers too.
   app.addHook('onRequest', createAuthHook(deps.keys));
   app.addHook('onResponse', httpMetricsHook(deps.metrics));
   app.addHook('onSend', createAuditHook({ audit: deps.audit, keys: deps.keys, log: deps.log.child({ component: 'audit' }) }));

@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { HubError, isHubError, type FieldError } from '../errors.js';
 
@@ -67,4 +69,19 @@ export function toProblem(err: unknown, request: FastifyRequest): Problem {
   }
   request.log.error({ err }, 'unexpected error');
   return { type: `${PROBLEM_BASE}internal`, title: 'Internal error', status: 500, detail: 'an unexpected error happened; it was logged' };
+}
+
+/**
+ * Fastify's clientErrorHandler: a request Node's HTTP parser refuses (a CR or LF smuggled into a
+ * header, conflicting lengths, headers too large) gets a problem+json like any other 4xx.
+ */
+export function sendClientErrorProblem(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const title = STATUS_CODES[status] ?? 'Bad Request';
+  const body = JSON.stringify({ type: `${PROBLEM_BASE}${title.toLowerCase().replace(/\W+/g, '-')}`, title, status, detail: 'the request is not valid HTTP/1.1' });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${title}\r\nConnection: close\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  }
+  socket.destroy();
 }

@@ -45,6 +45,14 @@ export function createPostgresDb(options: PostgresOptions): Db {
       const client = await pool.connect().catch((err: unknown) => {
         throw classify(err);
       });
+      // A checked-out client has no pool listener: a connection lost between two queries of the
+      // transaction would emit 'error' unheard and crash the process. Keep it, fail the
+      // transaction's next query (pg does), and destroy the client on release.
+      let lost: Error | undefined;
+      const onLost = (err: Error) => {
+        lost ??= err;
+      };
+      client.on('error', onLost);
       try {
         await client.query('BEGIN');
         const tx: Sql = {
@@ -57,7 +65,8 @@ export function createPostgresDb(options: PostgresOptions): Db {
         await client.query('ROLLBACK').catch(() => undefined);
         throw classify(err);
       } finally {
-        client.release();
+        client.off('error', onLost);
+        client.release(lost);
       }
     },
     close() {
