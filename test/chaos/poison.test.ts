@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createProfileStore } from '../../src/core/store/profile.store.js';
 import { migrate } from '../../src/core/store/migrate.js';
 import type { ReceivedRecord } from '../../src/core/record.schema.js';
-import { createTestDb, startTestHub, waitFor } from '../support/hub.js';
+import { createTestDb, defaultProfileStore, startTestHub, waitFor } from '../support/hub.js';
 import { makeRecords, report } from './support.js';
 
 // test/integration/poison.test.ts shows one poison record in a batch of four; this is the same at
@@ -11,7 +10,7 @@ describe('poison records among thousands', () => {
   it('end in the failed set with their error after their retries while the rest flow on, and replay once fixed', async () => {
     const testDb = await createTestDb('postgres');
     await migrate(testDb.db);
-    const real = createProfileStore(testDb.db, { defaultCountry: 'RU', traitPriority: {} });
+    const real = defaultProfileStore(testDb.db);
     const records = makeRecords(4000, 'poison');
     const poison = new Set([records[17]!.sourceId, records[1999]!.sourceId, records[3500]!.sourceId]);
     let broken = true;

@@ -134,7 +134,7 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
   }
 
   type Holder = { type: string; value: string; profile_id: string; source: string; source_id: string; match: MatchFeatures | null };
-  type Candidate = { key: string; source: string; source_id: string; profile_id: string; match: MatchFeatures | null };
+  type Candidate = { keys: string[]; source: string; source_id: string; profile_id: string; match: MatchFeatures | null };
 
   /**
    * Reads what the batch touches (its stored versions, the records holding its identifiers, the
@@ -170,11 +170,17 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
       const candidates =
         options.matching.enabled && blocks.length > 0
           ? (
+              // Keys filed under more records than the cap are too common to tell anyone apart: they
+              // are counted on the index alone and their records never read; a record under several
+              // keys is read once.
               await tx.query<Candidate>(
-                `SELECT k AS key, m.source, m.source_id, r.profile_id, r.match
-                   FROM jsonb_array_elements_text($1::jsonb) k
-                   CROSS JOIN LATERAL (SELECT source, source_id FROM match_keys WHERE key = k LIMIT $2) m
-                   JOIN records r ON r.source = m.source AND r.source_id = m.source_id ${placed}`,
+                `WITH filed AS (
+                   SELECT k AS key, m.source, m.source_id, count(*) OVER (PARTITION BY k) AS n
+                     FROM jsonb_array_elements_text($1::jsonb) k
+                     CROSS JOIN LATERAL (SELECT source, source_id FROM match_keys WHERE key = k LIMIT $2) m)
+                 SELECT c.keys, r.source, r.source_id, r.profile_id, r.match
+                   FROM (SELECT source, source_id, array_agg(key) AS keys FROM filed WHERE n < $2 GROUP BY source, source_id) c
+                   JOIN records r ON r.source = c.source AND r.source_id = c.source_id ${placed}`,
                 [JSON.stringify(blocks), options.candidatesPerKey + 1],
               )
             ).rows
@@ -262,14 +268,13 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
       }
       const byBlock = new Map<string, KnownRecord[]>();
       for (const c of candidates) {
-        const list = byBlock.get(c.key);
-        if (list) list.push(known(c));
-        else byBlock.set(c.key, [known(c)]);
-      }
-      for (const [block, list] of byBlock) {
-        // Filed under too many records to tell anyone apart: not a way to find candidates.
-        if (list.length > options.candidatesPerKey) byBlock.delete(block);
-        else byBlock.set(block, list.filter((c) => !freshKeys.has(c.key)));
+        // A record of this batch is a candidate as its new version, in the batch.
+        if (freshKeys.has(recordKey(c.source, c.source_id))) continue;
+        for (const block of c.keys) {
+          const list = byBlock.get(block);
+          if (list) list.push(known(c));
+          else byBlock.set(block, [known(c)]);
+        }
       }
       const created = new Map(profiles.map((p) => [p.id, p.created_at.getTime()]));
       const plan = planBatch(
