@@ -89,7 +89,7 @@ function run(rows: Row[], rules: MatchRules, autoMerge: number, review: number, 
     const best = new Map<number, { score: number; c: number }>();
     for (const c of candidates) {
       const scored = scorePair(f, features[c] as MatchFeatures, rules);
-      const s = scored.agreements >= MIN_AGREE && scored.identifyingCompared >= 1 ? scored.score : Math.min(scored.score, autoMerge - 0.01);
+      const s = scored.agreements >= MIN_AGREE && scored.identifyingCompared >= 1 && !scored.vetoed ? scored.score : Math.min(scored.score, autoMerge - 0.01);
       const root = find(c);
       if ((best.get(root)?.score ?? -Infinity) < s) best.set(root, { score: s, c });
     }

@@ -94,6 +94,10 @@ const MatchingConfig = Type.Object(
             comparator: Type.Union([Type.Literal('text'), Type.Literal('code'), Type.Literal('date'), Type.Literal('company')]),
             weights: Weights,
             identifying: Type.Optional(Type.Boolean({ description: 'tells people with the same name apart (birth date, address, national id): an automatic merge needs one such field on both records' })),
+            veto: Type.Optional(
+              Type.Boolean({ description: 'a plain disagreement on it rules out an automatic merge (e.g. birthDate: a father and son of one name at one address); off by default' }),
+            ),
+            decisive: Type.Optional(Type.Boolean({ description: 'an exact agreement on it lifts the vetoes (e.g. a national id)' })),
           },
           { additionalProperties: false },
         ),

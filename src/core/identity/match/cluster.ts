@@ -167,7 +167,7 @@ export function planBatch(batch: readonly BatchRecord[], view: StoreView, settin
       const consider = (other: string, features: MatchFeatures | null) => {
         if (!features) return;
         const s = scorePair(r.features as MatchFeatures, features, settings.rules);
-        const eligible = s.agreements >= settings.minAgreements && s.identifyingCompared >= 1;
+        const eligible = s.agreements >= settings.minAgreements && s.identifyingCompared >= 1 && !s.vetoed;
         const score = eligible ? s.score : Math.min(s.score, settings.autoMerge - 0.01);
         const root = find(other);
         if ((best.get(root)?.score ?? -Infinity) < score) best.set(root, { node: other, score, reasons: s.reasons });

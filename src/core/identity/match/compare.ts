@@ -11,8 +11,13 @@ export type Level = 'exact' | 'close' | 'weak' | 'diff';
  */
 export type Weights = { exact: number; close: number; weak: number; diff: number };
 
-/** `identifying`: agreement on it tells people apart beyond their names (a birth date, an address, an id). */
-export type FieldRule = FieldSpec & { weights: Weights; identifying?: boolean };
+/**
+ * `identifying`: agreement on it tells people apart beyond their names (a birth date, an address, an
+ * id). `veto`: a plain disagreement on it (not a typo, not a swap) rules out an automatic merge,
+ * whatever else agrees (a father and son of one name at one address differ in birth date), unless a
+ * `decisive` field (a national id) agrees exactly.
+ */
+export type FieldRule = FieldSpec & { weights: Weights; identifying?: boolean; veto?: boolean; decisive?: boolean };
 
 export type MatchRules = {
   given: Weights;
@@ -26,7 +31,7 @@ export type MatchRules = {
  * The sum of weights; how many fields agreed (exact or close); how many identifying fields (marked so
  * in the rules: a birth date, an address, a national id) both records have; each field's level in words.
  */
-export type Score = { score: number; agreements: number; identifyingCompared: number; reasons: string[] };
+export type Score = { score: number; agreements: number; identifyingCompared: number; vetoed: boolean; reasons: string[] };
 
 const CLOSE_SIMILARITY = 0.9;
 
@@ -112,6 +117,8 @@ export function scorePair(a: MatchFeatures, b: MatchFeatures, rules: MatchRules)
   let score = 0;
   let agreements = 0;
   let identifyingCompared = 0;
+  let vetoes = 0;
+  let decided = false;
   const reasons: string[] = [];
   const add = (name: string, level: Level, weights: Weights, identifying = false) => {
     score += weights[level];
@@ -150,7 +157,11 @@ export function scorePair(a: MatchFeatures, b: MatchFeatures, rules: MatchRules)
   for (const field of rules.fields) {
     const x = a.fields[field.trait];
     const y = b.fields[field.trait];
-    if (x !== undefined && y !== undefined) add(field.trait, fieldLevel(field.comparator, x, y), field.weights, field.identifying === true);
+    if (x === undefined || y === undefined) continue;
+    const level = fieldLevel(field.comparator, x, y);
+    add(field.trait, level, field.weights, field.identifying === true);
+    if (field.veto && level === 'diff') vetoes += 1;
+    if (field.decisive && level === 'exact') decided = true;
   }
-  return { score: Math.round(score * 100) / 100, agreements, identifyingCompared, reasons };
+  return { score: Math.round(score * 100) / 100, agreements, identifyingCompared, vetoed: vetoes > 0 && !decided, reasons };
 }

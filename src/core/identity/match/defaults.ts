@@ -12,7 +12,7 @@ export const DEFAULT_RULES: MatchRules = {
   phones: { exact: 14, close: 4, weak: 0, diff: -1 },
   fields: [
     { trait: 'birthDate', identifying: true, comparator: 'date', weights: { exact: 12, close: 5, weak: -3, diff: -8 } },
-    { trait: 'nationalId', identifying: true, comparator: 'code', weights: { exact: 18, close: 8, weak: 0, diff: -6 } },
+    { trait: 'nationalId', identifying: true, decisive: true, comparator: 'code', weights: { exact: 18, close: 8, weak: 0, diff: -6 } },
     { trait: 'postcode', comparator: 'code', weights: { exact: 8, close: 2, weak: 0, diff: -4 } },
     { trait: 'city', comparator: 'text', weights: { exact: 5, close: 2, weak: 0, diff: -4 } },
     { trait: 'address', identifying: true, comparator: 'text', weights: { exact: 10, close: 5, weak: 0, diff: -5 } },
