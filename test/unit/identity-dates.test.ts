@@ -37,6 +37,14 @@ describe('normalizeDate', () => {
     expect(normalizeDate(raw)).toBe(iso);
   });
 
+  it('drops the Russian year mark "г." or "года" after the year', () => {
+    expect(normalizeDate('3 февраля 1980 г.')).toBe('1980-02-03');
+    expect(normalizeDate('03.02.1980 г.')).toBe('1980-02-03');
+    expect(normalizeDate('03.02.1980г')).toBe('1980-02-03');
+    expect(normalizeDate('3 февраля 1980 года')).toBe('1980-02-03');
+    expect(normalizeDate('г.')).toBeNull();
+  });
+
   it('reads slashes month-first when the second number cannot be a month (US)', () => {
     expect(normalizeDate('12/31/1980')).toBe('1980-12-31');
     expect(normalizeDate('02/13/1980')).toBe('1980-02-13');
