@@ -45,6 +45,13 @@ describe('normalizeDate', () => {
     expect(normalizeDate('г.')).toBeNull();
   });
 
+  it('ignores the time after a day-first date, as 1C and Excel export it', () => {
+    expect(normalizeDate('03.02.1980 0:00:00')).toBe('1980-02-03');
+    expect(normalizeDate('03.02.1980 12:00')).toBe('1980-02-03');
+    expect(normalizeDate('12/31/1980 00:00:00')).toBe('1980-12-31');
+    expect(normalizeDate('03.02.1980 soon')).toBeNull();
+  });
+
   it('reads slashes month-first when the second number cannot be a month (US)', () => {
     expect(normalizeDate('12/31/1980')).toBe('1980-12-31');
     expect(normalizeDate('02/13/1980')).toBe('1980-02-13');

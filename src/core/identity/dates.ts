@@ -34,7 +34,8 @@ export function normalizeDate(raw: string): string | null {
   if (m) return valid(Number(m[1]), Number(m[2]), Number(m[3]));
   m = /^(\d{4})[./](\d{1,2})[./](\d{1,2})$/.exec(text);
   if (m) return valid(Number(m[1]), Number(m[2]), Number(m[3]));
-  m = /^(\d{1,2})([./-])(\d{1,2})\2(\d{2}|\d{4})$/.exec(text);
+  // A time may follow, as in 1C and Excel exports: "03.02.1980 0:00:00".
+  m = /^(\d{1,2})([./-])(\d{1,2})\2(\d{2}|\d{4})(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?$/.exec(text);
   if (m) {
     const a = Number(m[1]);
     const b = Number(m[3]);
