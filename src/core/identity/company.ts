@@ -13,8 +13,9 @@ const LEGAL_FORMS = new Set([
 const SPELLED_OUT = [
   'obshchestvo s ogranichennoy otvetstvennostyu',
   'obshchestvo s ogranichennoi otvetstvennostiu',
-  'aktsionernoe obshchestvo',
-  'publichnoe aktsionernoe obshchestvo',
+  // The transliterator writes ц as "c"; the longer phrase goes first so that no "publichnoe" is left.
+  'publichnoe akcionernoe obshchestvo',
+  'akcionernoe obshchestvo',
   'individualnyy predprinimatel',
   'limited liability company',
 ];

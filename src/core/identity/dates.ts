@@ -23,17 +23,19 @@ function fullYear(y: string): number {
  * Accepted: ISO (1980-02-03, 1980-02-03T00:00:00Z), compact 19800203, day-first with dots as in
  * Russia and Germany (03.02.1980), slashes (03/02/1980 is read day-first; 12/31/1980, whose second
  * number cannot be a month, month-first as in the US), month names in English or Russian
- * (3 Feb 1980, 3 февраля 1980, February 3, 1980).
+ * (3 Feb 1980, 3 февраля 1980, February 3, 1980); a Russian year mark after the year ("1980 г.") is dropped.
  */
 export function normalizeDate(raw: string): string | null {
-  const text = raw.trim().toLowerCase();
+  // Russian documents and 1C printouts end a date with "г." or "года" (year): "3 февраля 1980 г.".
+  const text = raw.trim().toLowerCase().replace(/(\d)\s*(?:г\.?|года)$/, '$1');
   let m = /^(\d{4})-(\d{1,2})-(\d{1,2})(?:[t ].*)?$/.exec(text);
   if (m) return valid(Number(m[1]), Number(m[2]), Number(m[3]));
   m = /^(\d{4})(\d{2})(\d{2})$/.exec(text);
   if (m) return valid(Number(m[1]), Number(m[2]), Number(m[3]));
   m = /^(\d{4})[./](\d{1,2})[./](\d{1,2})$/.exec(text);
   if (m) return valid(Number(m[1]), Number(m[2]), Number(m[3]));
-  m = /^(\d{1,2})([./-])(\d{1,2})\2(\d{2}|\d{4})$/.exec(text);
+  // A time may follow, as in 1C and Excel exports: "03.02.1980 0:00:00".
+  m = /^(\d{1,2})([./-])(\d{1,2})\2(\d{2}|\d{4})(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?$/.exec(text);
   if (m) {
     const a = Number(m[1]);
     const b = Number(m[3]);

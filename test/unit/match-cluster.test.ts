@@ -1,0 +1,242 @@
+import { describe, expect, it } from 'vitest';
+import { identifierKey, planBatch, type BatchRecord, type KnownRecord, type MatchSettings, type StoreView } from '../../src/core/identity/match/cluster.js';
+import { blockingKeys } from '../../src/core/identity/match/blocking.js';
+import { matchableFeatures } from '../../src/core/identity/match/features.js';
+import { parseConfig } from '../../src/core/config/load-config.js';
+import { resolveOptions } from '../../src/core/identity/resolve-options.js';
+import type { Identifier } from '../../src/core/identity/normalize.js';
+
+const OPTIONS = resolveOptions(parseConfig({}, {}).identity);
+const SETTINGS: MatchSettings = OPTIONS.matching;
+const FIELDS = SETTINGS.rules.fields;
+
+const email = (value: string): Identifier => ({ type: 'email', value });
+const phone = (value: string): Identifier => ({ type: 'phone', value });
+
+type Traits = Record<string, unknown>;
+
+function record(key: string, traits: Traits, ids: Identifier[] = [], storedProfile: string | null = null): BatchRecord {
+  const features = matchableFeatures(traits, ids, FIELDS);
+  return { key, ids, features, blockingKeys: features ? blockingKeys(features) : [], storedProfile };
+}
+
+type Stored = { profile: string; created: number; key: string; traits: Traits; ids?: Identifier[] };
+
+/** What the store would show around a batch: every stored record under its identifiers and blocking keys. */
+function view(stored: Stored[], constraints: [string, string][] = []): StoreView {
+  const profiles = new Map<string, number>();
+  const linked = new Map<string, KnownRecord[]>();
+  const candidates = new Map<string, KnownRecord[]>();
+  const put = (map: Map<string, KnownRecord[]>, key: string, known: KnownRecord) => map.set(key, [...(map.get(key) ?? []), known]);
+  for (const s of stored) {
+    profiles.set(s.profile, s.created);
+    const features = matchableFeatures(s.traits, s.ids ?? [], FIELDS);
+    const known = { key: s.key, profileId: s.profile, features };
+    for (const id of s.ids ?? []) put(linked, identifierKey(id), known);
+    for (const block of features ? blockingKeys(features) : []) put(candidates, block, known);
+  }
+  return { profiles, linked, candidates, constraints, blocked: OPTIONS.blocked };
+}
+
+function ids() {
+  let n = 0;
+  return () => `new-${++n}`;
+}
+
+const PYOTR = { firstName: 'Pyotr', lastName: 'Shchukin', birthDate: '1980-02-03', city: 'Moscow' };
+const PYOTR_RU = { firstName: 'Пётр', lastName: 'Щукин', birthDate: '03.02.1980', city: 'Москва' };
+
+describe('planBatch: identifiers', () => {
+  it('a record joins the profile holding its phone', () => {
+    const plan = planBatch([record('r1', { firstName: 'Ivan' }, [phone('+79161234567')])], view([{ profile: 'P1', created: 1, key: 's1', traits: {}, ids: [phone('+79161234567')] }]), SETTINGS, ids());
+    expect(plan.profileOf.get('r1')).toBe('P1');
+    expect(plan.linkOf.get('r1')).toEqual({ reason: 'shared phone', score: null });
+    expect(plan.newProfiles).toEqual([]);
+    expect(plan.merges).toEqual([]);
+  });
+
+  it('a blocklisted identifier never links, neither to the store nor within the batch', () => {
+    expect(OPTIONS.blocked.has(identifierKey(email('test@test.com')))).toBe(true);
+    const stored = view([{ profile: 'P1', created: 1, key: 's1', traits: { firstName: 'Anna' }, ids: [email('test@test.com'), phone('+79999999999')] }]);
+    const plan = planBatch(
+      [record('r1', { firstName: 'Boris' }, [email('test@test.com')]), record('r2', { firstName: 'Vera' }, [email('test@test.com'), phone('+79999999999')])],
+      stored,
+      SETTINGS,
+      ids(),
+    );
+    expect(plan.profileOf.get('r1')).toBe('new-1');
+    expect(plan.profileOf.get('r2')).toBe('new-2');
+    expect(plan.newProfiles).toEqual(['new-1', 'new-2']);
+    expect(plan.merges).toEqual([]);
+    expect(plan.linkOf.size).toBe(0);
+    expect(plan.shared).toEqual([]);
+  });
+
+  it('an identifier held by more than maxProfilesPerIdentifier profiles stops linking and is reported', () => {
+    expect(SETTINGS.maxProfilesPerIdentifier).toBe(3);
+    const office = phone('+74951234567');
+    const holders = ['P1', 'P2', 'P3', 'P4'].map((profile, i) => ({ profile, created: i + 1, key: `s${i}`, traits: {}, ids: [office] }));
+    const plan = planBatch([record('r1', { firstName: 'Olga' }, [office])], view(holders), SETTINGS, ids());
+    expect(plan.shared).toEqual([{ type: 'phone', value: '+74951234567', profiles: 4 }]);
+    expect(plan.profileOf.get('r1')).toBe('new-1');
+    expect(plan.merges).toEqual([]);
+  });
+
+  it('at maxProfilesPerIdentifier profiles the identifier still links (and joins them)', () => {
+    const office = phone('+74951234567');
+    const holders = ['P1', 'P2', 'P3'].map((profile, i) => ({ profile, created: i + 1, key: `s${i}`, traits: {}, ids: [office] }));
+    const plan = planBatch([record('r1', {}, [office])], view(holders), SETTINGS, ids());
+    expect(plan.shared).toEqual([]);
+    expect(plan.profileOf.get('r1')).toBe('P1');
+    expect(plan.merges.map((m) => [m.survivor, m.merged])).toEqual([
+      ['P1', 'P2'],
+      ['P1', 'P3'],
+    ]);
+  });
+
+  it('a shared email does not link records whose traits conflict', () => {
+    // A family mailbox: the father in the store, the daughter in the batch.
+    const family = email('petrovy@mail.ru');
+    const stored = view([{ profile: 'P1', created: 1, key: 's1', traits: { firstName: 'Иван', lastName: 'Петров', birthDate: '1962-04-12', sex: 'male' }, ids: [family] }]);
+    const daughter = record('r1', { firstName: 'Мария', lastName: 'Петрова', birthDate: '1991-09-30', sex: 'female' }, [family]);
+    const plan = planBatch([daughter], stored, SETTINGS, ids());
+    expect(plan.profileOf.get('r1')).toBe('new-1');
+    expect(plan.merges).toEqual([]);
+  });
+
+  it('the same shared email links records whose traits do not conflict', () => {
+    const mailbox = email('i.petrov@mail.ru');
+    const stored = view([{ profile: 'P1', created: 1, key: 's1', traits: { firstName: 'Иван', lastName: 'Петров', birthDate: '1962-04-12' }, ids: [mailbox] }]);
+    const plan = planBatch([record('r1', { firstName: 'Ivan', lastName: 'Petrov' }, [mailbox])], stored, SETTINGS, ids());
+    expect(plan.profileOf.get('r1')).toBe('P1');
+    expect(plan.linkOf.get('r1')).toEqual({ reason: 'shared email', score: null });
+  });
+
+  it('a split or dismissed pair never merges, even when a record links both', () => {
+    const stored: Stored[] = [
+      { profile: 'P1', created: 1, key: 's1', traits: {}, ids: [email('ivan@mail.ru')] },
+      { profile: 'P2', created: 2, key: 's2', traits: {}, ids: [phone('+79161234567')] },
+    ];
+    const batch = [record('r1', {}, [email('ivan@mail.ru'), phone('+79161234567')])];
+    const constrained = planBatch(batch, view(stored, [['P2', 'P1']]), SETTINGS, ids());
+    expect(constrained.merges).toEqual([]);
+    expect(constrained.profileOf.get('r1')).toBe('P1');
+    // Without the constraint the same batch merges them: the guard is what keeps them apart.
+    const free = planBatch(batch, view(stored), SETTINGS, ids());
+    expect(free.merges).toEqual([{ survivor: 'P1', merged: 'P2', reason: 'shared email; shared phone', score: null }]);
+  });
+
+  it('a re-sent record stays in its stored profile', () => {
+    const plan = planBatch([record('r1', { firstName: 'Ivan' }, [], 'P7')], view([{ profile: 'P7', created: 1, key: 'r1', traits: { firstName: 'Ivan' } }]), SETTINGS, ids());
+    expect(plan.profileOf.get('r1')).toBe('P7');
+    expect(plan.newProfiles).toEqual([]);
+  });
+});
+
+describe('planBatch: matching', () => {
+  it('a match at or above autoMerge joins the stored profile with the score as reason', () => {
+    const plan = planBatch([record('r1', PYOTR_RU)], view([{ profile: 'P1', created: 1, key: 's1', traits: PYOTR }]), SETTINGS, ids());
+    expect(plan.profileOf.get('r1')).toBe('P1');
+    // firstName close 3 + lastName exact 8 + birthDate exact 12 + city (moskva/moscow) diff -3
+    expect(plan.linkOf.get('r1')).toEqual({ reason: 'match firstName close, lastName exact, birthDate exact, city diff', score: 20 });
+    expect(plan.review).toEqual([]);
+  });
+
+  it('a match merges two profiles; the oldest survives and the reason names the match and its score', () => {
+    const stored = view([
+      { profile: 'P-new', created: 2000, key: 's2', traits: { firstName: 'Пётр', lastName: 'Щукин' }, ids: [email('shchukin@mail.ru')] },
+      { profile: 'P-old', created: 1000, key: 's1', traits: PYOTR },
+    ]);
+    const plan = planBatch([record('r1', PYOTR_RU, [email('shchukin@mail.ru')])], stored, SETTINGS, ids());
+    expect(plan.profileOf.get('r1')).toBe('P-old');
+    expect(plan.merges).toHaveLength(1);
+    const [merge] = plan.merges;
+    expect(merge?.survivor).toBe('P-old');
+    expect(merge?.merged).toBe('P-new');
+    expect(merge?.score).toBe(20);
+    expect(merge?.reason).toContain('match');
+    expect(merge?.reason).toContain('shared email');
+  });
+
+  it('namesakes without an identifying trait never auto-merge: they go to review below autoMerge', () => {
+    const john = { firstName: 'John', lastName: 'Smith', city: 'Boston', jobTitle: 'Engineer' };
+    const plan = planBatch([record('r1', john)], view([{ profile: 'P1', created: 1, key: 's1', traits: john }]), SETTINGS, ids());
+    // 6 + 8 + 5 + 4 = 23 without a birth date, address or id: held just below autoMerge.
+    expect(plan.profileOf.get('r1')).toBe('new-1');
+    expect(plan.merges).toEqual([]);
+    expect(plan.review).toEqual([{ a: 'P1', b: 'new-1', score: SETTINGS.autoMerge - 0.01, reasons: ['firstName exact', 'lastName exact', 'city exact', 'jobTitle exact'] }]);
+  });
+
+  it('too few agreements never auto-merge, even with an identifying trait', () => {
+    // Same last name and birth date only: two agreements where three are needed.
+    const plan = planBatch([record('r1', { lastName: 'Иванова', birthDate: '1985-03-08' })], view([{ profile: 'P1', created: 1, key: 's1', traits: { lastName: 'Ivanova', birthDate: '1985-03-08' } }]), SETTINGS, ids());
+    expect(SETTINGS.minAgreements).toBe(3);
+    expect(plan.profileOf.get('r1')).toBe('new-1');
+    expect(plan.review).toHaveLength(1);
+    expect(plan.review[0]?.score).toBe(SETTINGS.autoMerge - 0.01);
+  });
+
+  it('a score between review and autoMerge yields a review pair, no merge', () => {
+    // Same person by name and employer, but born another day that year and living elsewhere now.
+    const stored = view([{ profile: 'P1', created: 1, key: 's1', traits: { firstName: 'Pyotr', lastName: 'Shchukin', birthDate: '1980-02-03', postcode: '119019', state: 'Московская область', company: 'Romashka LLC' } }]);
+    const batch = [record('r1', { firstName: 'Пётр', lastName: 'Щукин', birthDate: '11.09.1980', postcode: '630099', state: 'Новосибирская область', company: 'ООО «Ромашка»' })];
+    const plan = planBatch(batch, stored, SETTINGS, ids());
+    expect(plan.profileOf.get('r1')).toBe('new-1');
+    expect(plan.merges).toEqual([]);
+    // 3 + 8 - 3 - 3 - 3 + 4 = 6: between review (4) and autoMerge (8).
+    expect(plan.review).toEqual([
+      { a: 'P1', b: 'new-1', score: 6, reasons: ['firstName close', 'lastName exact', 'birthDate weak', 'postcode diff', 'state diff', 'company exact'] },
+    ]);
+  });
+
+  it('a candidate scoring below review is neither merged nor proposed', () => {
+    // Found through the first name and the city, but another family name and birth date: -2.
+    const stored = view([{ profile: 'P1', created: 1, key: 's1', traits: { firstName: 'Ольга', lastName: 'Иванова', birthDate: '1980-02-03', city: 'Москва' } }]);
+    const batch = [record('r1', { firstName: 'Olga', lastName: 'Sidorova', birthDate: '1992-10-10', city: 'Moskva' })];
+    expect(batch[0]?.blockingKeys).toContain('nc:ALK:moskva');
+    const plan = planBatch(batch, stored, SETTINGS, ids());
+    expect(plan.profileOf.get('r1')).toBe('new-1');
+    expect(plan.merges).toEqual([]);
+    expect(plan.review).toEqual([]);
+  });
+
+  it('proposes at most reviewPairsPerRecord review pairs for a record', () => {
+    expect(SETTINGS.reviewPairsPerRecord).toBe(3);
+    const namesakes: Stored[] = ['P1', 'P2', 'P3', 'P4', 'P5'].map((profile, i) => ({ profile, created: i, key: `s${i}`, traits: { firstName: 'Ivan', lastName: 'Petrov', city: 'Moskva' } }));
+    const plan = planBatch([record('r1', { firstName: 'Иван', lastName: 'Петров', city: 'Москва' })], view(namesakes), SETTINGS, ids());
+    expect(plan.review).toHaveLength(3);
+    for (const pair of plan.review) expect(pair.b).toBe('new-1');
+    expect(plan.merges).toEqual([]);
+  });
+
+  it('records within one batch match each other', () => {
+    const plan = planBatch([record('bitrix:1', PYOTR), record('1c:000123', PYOTR_RU)], view([]), SETTINGS, ids());
+    expect(plan.newProfiles).toEqual(['new-1']);
+    expect(plan.profileOf.get('bitrix:1')).toBe('new-1');
+    expect(plan.profileOf.get('1c:000123')).toBe('new-1');
+    expect(plan.linkOf.get('1c:000123')).toEqual({ reason: 'match firstName close, lastName exact, birthDate exact, city diff', score: 20 });
+  });
+
+  it('records within one batch sharing an email join; different people in one batch stay apart', () => {
+    const plan = planBatch(
+      [
+        record('a', { firstName: 'Mary', lastName: 'Jones' }, [email('mary.jones@gmail.com')]),
+        record('b', {}, [email('mary.jones@gmail.com'), phone('+14155552671')]),
+        record('c', { firstName: 'Robert', lastName: 'Brown', birthDate: '1970-01-01' }),
+      ],
+      view([]),
+      SETTINGS,
+      ids(),
+    );
+    expect(plan.profileOf.get('a')).toBe('new-1');
+    expect(plan.profileOf.get('b')).toBe('new-1');
+    expect(plan.profileOf.get('c')).toBe('new-2');
+    expect(plan.linkOf.get('b')).toEqual({ reason: 'shared email', score: null });
+  });
+
+  it('matching disabled: only identifiers join', () => {
+    const plan = planBatch([record('r1', PYOTR_RU)], view([{ profile: 'P1', created: 1, key: 's1', traits: PYOTR }]), { ...SETTINGS, enabled: false }, ids());
+    expect(plan.profileOf.get('r1')).toBe('new-1');
+    expect(plan.review).toEqual([]);
+  });
+});
