@@ -138,7 +138,7 @@ describe('planBatch: matching', () => {
     const plan = planBatch([record('r1', PYOTR_RU)], view([{ profile: 'P1', created: 1, key: 's1', traits: PYOTR }]), SETTINGS, ids());
     expect(plan.profileOf.get('r1')).toBe('P1');
     // firstName close 3 + lastName exact 8 + birthDate exact 12 + city (moskva/moscow) diff -3
-    expect(plan.linkOf.get('r1')).toEqual({ reason: 'match firstName close, lastName exact, birthDate exact, city diff', score: 20 });
+    expect(plan.linkOf.get('r1')).toEqual({ reason: 'match firstName close, lastName exact, birthDate exact, city diff', score: 19 });
     expect(plan.review).toEqual([]);
   });
 
@@ -153,7 +153,7 @@ describe('planBatch: matching', () => {
     const [merge] = plan.merges;
     expect(merge?.survivor).toBe('P-old');
     expect(merge?.merged).toBe('P-new');
-    expect(merge?.score).toBe(20);
+    expect(merge?.score).toBe(19);
     expect(merge?.reason).toContain('match');
     expect(merge?.reason).toContain('shared email');
   });
@@ -185,7 +185,7 @@ describe('planBatch: matching', () => {
     expect(plan.merges).toEqual([]);
     // 3 + 8 - 3 - 3 - 3 + 4 = 6: between review (4) and autoMerge (8).
     expect(plan.review).toEqual([
-      { a: 'P1', b: 'new-1', score: 6, reasons: ['firstName close', 'lastName exact', 'birthDate weak', 'postcode diff', 'state diff', 'company exact'] },
+      { a: 'P1', b: 'new-1', score: 5, reasons: ['firstName close', 'lastName exact', 'birthDate weak', 'postcode diff', 'state diff', 'company exact'] },
     ]);
   });
 
@@ -214,7 +214,7 @@ describe('planBatch: matching', () => {
     expect(plan.newProfiles).toEqual(['new-1']);
     expect(plan.profileOf.get('bitrix:1')).toBe('new-1');
     expect(plan.profileOf.get('1c:000123')).toBe('new-1');
-    expect(plan.linkOf.get('1c:000123')).toEqual({ reason: 'match firstName close, lastName exact, birthDate exact, city diff', score: 20 });
+    expect(plan.linkOf.get('1c:000123')).toEqual({ reason: 'match firstName close, lastName exact, birthDate exact, city diff', score: 19 });
   });
 
   it('records within one batch sharing an email join; different people in one batch stay apart', () => {
