@@ -31,6 +31,7 @@ const FILLED_MIGRATIONS = new Set([
   '006_reports.sql',
   '007_subscriptions.sql',
   '008_audit_erasure.sql',
+  '009_reresolution.sql',
 ]);
 
 type Seeded = { record: HubRecord; profileId: string; at: string };
