@@ -41,7 +41,7 @@ function parseForm(raw: string): Record<string, string | string[]> {
 }
 
 /** Connector webhooks (public, each type checks its own signature over the exact bytes) and the connectors API (admin). */
-export async function connectorRoutes(fastify: FastifyInstance, deps: { runtime: ConnectorRuntime }) {
+export async function connectorRoutes(fastify: FastifyInstance, deps: { runtime: ConnectorRuntime; rateLimit: { max: number; timeWindow: number } }) {
   await fastify.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     // Signatures are over exact bytes: keep them, and parse JSON and form posts from the same buffer.
@@ -64,13 +64,13 @@ export async function connectorRoutes(fastify: FastifyInstance, deps: { runtime:
       method: ['GET', 'POST'],
       url,
       bodyLimit: WEBHOOK_BODY_LIMIT,
-      config: { access: 'public' },
+      config: { access: 'public', rateLimit: deps.rateLimit },
       schema: {
         tags: ['inbound'],
         summary: 'Telephony, ERP and other systems push events here; each connector type checks its own signature',
         description: 'Bad or missing signature: 401, nothing queued. A redelivered event (same provider event id) changes nothing.',
         params: Type.Object({ connectorId: Type.String({ maxLength: 100 }) }),
-        response: { 401: Type.Ref('Problem'), 404: Type.Ref('Problem'), 413: Type.Ref('Problem'), 503: Type.Ref('Problem') },
+        response: { 401: Type.Ref('Problem'), 404: Type.Ref('Problem'), 413: Type.Ref('Problem'), 429: Type.Ref('Problem'), 503: Type.Ref('Problem') },
       },
       handler: async (request, typedReply) => {
         // The provider's answer is the connector's to choose (TwiML, an echo, an empty 200), not the schema's.

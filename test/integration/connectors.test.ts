@@ -126,3 +126,27 @@ describe('connector framework with the generic webhook connector', () => {
     expect((await hub.request('POST', '/v1/webhooks/nope', { key: null, body: {} })).statusCode).toBe(404);
   });
 });
+
+describe('connector webhooks under a burst', () => {
+  let hub: TestHub;
+  beforeAll(async () => {
+    hub = await startTestHub({
+      store: 'pglite',
+      config: {
+        rateLimit: { webhookMax: 3, windowMs: 60_000 },
+        connectors: [{ id: 'bursty', type: 'webhook', settings: { signature: { scheme: 'standard-webhooks', secret: SW_SECRET } } }],
+      },
+    });
+  });
+  afterAll(async () => hub?.close());
+
+  it('answers 429 problem+json once a client IP passes rateLimit.webhookMax in the window', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      const res = await hub.app!.inject({ method: 'POST', url: '/v1/webhooks/bursty', headers: { 'content-type': 'application/json' }, payload: '{}' });
+      statuses.push(res.statusCode);
+      if (res.statusCode === 429) expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    }
+    expect(statuses).toEqual([401, 401, 401, 429, 429]);
+  });
+});

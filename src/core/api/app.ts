@@ -136,7 +136,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ingest: deps.ingest,
     rateLimit: { max: deps.config.rateLimit.publicMax, timeWindow: deps.config.rateLimit.windowMs },
   });
-  await app.register(connectorRoutes, { runtime: deps.connectors });
+  await app.register(connectorRoutes, { runtime: deps.connectors, rateLimit: { max: deps.config.rateLimit.webhookMax, timeWindow: deps.config.rateLimit.windowMs } });
   await app.register(auditRoutes, { audit: deps.audit });
   await app.register(erasureRoutes, { erasure: deps.erasure, store: deps.store, audit: deps.audit });
   await app.register(subscriptionsRoutes, { events: deps.events });

@@ -225,7 +225,12 @@ export const HubConfigSchema = Type.Object(
     alerts: Type.Array(AlertRuleConfig, { default: [] }),
     rateLimit: Type.Object(
       {
-        publicMax: Type.Integer({ minimum: 1, default: 60, description: 'requests per client IP per window on public inbound routes' }),
+        publicMax: Type.Integer({ minimum: 1, default: 60, description: 'requests per client IP per window on web form routes' }),
+        webhookMax: Type.Integer({
+          minimum: 1,
+          default: 1200,
+          description: 'requests per client IP per window on connector webhooks: providers send bursts from a few addresses, so this is higher',
+        }),
         windowMs: Type.Integer({ minimum: 1000, default: 60000 }),
       },
       { additionalProperties: false, default: {} },

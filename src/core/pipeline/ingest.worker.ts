@@ -76,6 +76,9 @@ export function createIngestWorker(deps: IngestWorkerDeps): Worker<IngestJobData
     connection: deps.redis,
     prefix: deps.prefix,
     concurrency: deps.concurrency,
+    // A job whose worker died is handed to another; only a job that kills three workers in a row is
+    // failed (BullMQ's default of one would fail a job whose worker was merely killed twice).
+    maxStalledCount: 3,
   });
   worker.on('failed', (job, err) => {
     const final = job ? job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof UnrecoverableError : false;
