@@ -86,7 +86,7 @@ export function planBatch(batch: readonly BatchRecord[], view: StoreView, settin
     parent.set(x, root);
     return root;
   };
-  // Per component root: the constrained profiles it holds, and why it was joined.
+  // Profile pairs that must stay apart, and per component root the constrained profiles it holds.
   const forbidden = new Map<string, Set<string>>();
   for (const [a, b] of view.constraints) {
     forbidden.set(a, (forbidden.get(a) ?? new Set()).add(b));
