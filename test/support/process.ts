@@ -156,9 +156,11 @@ export function spawnHub(options: SpawnOptions = {}): HubProcess {
   };
 }
 
-/** Waits for a hub to exit on its own (the runs that must refuse to start). */
-// A start that fails on its last step (the port) first migrates and connects everything; with every
-// test file running at once on 2 cores that took over 30 s in CI. The test itself has 60 s.
+/**
+ * Waits for a hub to exit on its own (the runs that must refuse to start). A start that fails on its
+ * last step (the port) first migrates and connects everything; with every test file running at once
+ * on 2 cores that took over 30 s in CI. The test itself has 60 s.
+ */
 export async function outcome(hub: HubProcess, timeoutMs = 55_000): Promise<Exit & { ms: number; stdout: string; stderr: string }> {
   const exit = await hub.waitForExit(timeoutMs);
   return { ...exit, stdout: hub.stdout, stderr: hub.stderr };
