@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { HubError } from '../../errors.js';
@@ -7,12 +7,11 @@ import type { AuditStore } from '../../audit/audit.store.js';
 import type { ErasureService } from '../../erasure/erasure.service.js';
 import { AuditEntrySchema } from './audit.routes.js';
 import { authErrors, Cursor, Limit, notFound } from '../schemas.js';
+import { liveProfileId, Redirect, UUID } from '../profile-redirect.js';
 
 export type ErasureRouteDeps = { erasure: ErasureService; store: Pick<ProfileStore, 'resolveProfileId' | 'getProfile'>; audit: Pick<AuditStore, 'aboutProfiles'> };
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const IdParams = Type.Object({ id: Type.String({ maxLength: 100 }) });
-const Redirect = Type.Object({ mergedInto: Type.String() }, { description: 'the profile was merged into another; Location names it' });
 const Json = Type.Record(Type.String(), Type.Unknown());
 
 const ExportRecord = Type.Object({
@@ -47,14 +46,6 @@ const Held = Type.Object({
 export async function erasureRoutes(fastify: FastifyInstance, deps: ErasureRouteDeps) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
 
-  /** The live id; a merged-away id answers 308 to its survivor (never erased or exported through a redirect). */
-  async function liveId(id: string, reply: FastifyReply, suffix: string): Promise<string | null> {
-    const found = UUID.test(id) ? await deps.store.resolveProfileId(id) : null;
-    if (!found) throw new HubError('NOT_FOUND', `no profile ${id}`);
-    if (!found.redirected) return found.id;
-    await reply.code(308).header('location', `/v1/profiles/${found.id}${suffix}`).send({ mergedInto: found.id });
-    return null;
-  }
 
   app.delete(
     '/v1/profiles/:id',
@@ -68,7 +59,7 @@ export async function erasureRoutes(fastify: FastifyInstance, deps: ErasureRoute
       },
     },
     async (request, reply) => {
-      const id = await liveId(request.params.id, reply, '');
+      const id = await liveProfileId(deps.store, request.params.id, reply, '');
       if (!id) return reply;
       const outcome = await deps.erasure.erase(id);
       if (outcome.status === 'missing') throw new HubError('NOT_FOUND', `no profile ${id}`);
@@ -100,7 +91,7 @@ export async function erasureRoutes(fastify: FastifyInstance, deps: ErasureRoute
       },
     },
     async (request, reply) => {
-      const id = await liveId(request.params.id, reply, '/export');
+      const id = await liveProfileId(deps.store, request.params.id, reply, '/export');
       if (!id) return reply;
       const profile = await deps.store.getProfile(id);
       if (!profile || 'mergedInto' in profile) throw new HubError('CONFLICT', `profile ${id} changed while it was exported; ask again`);

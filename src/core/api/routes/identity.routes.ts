@@ -1,15 +1,14 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { HubError } from '../../errors.js';
 import type { ProfileStore } from '../../store/profile.store.js';
 import type { CurationStore } from '../../store/curation.store.js';
 import { authErrors, Cursor, Limit, notFound } from '../schemas.js';
+import { liveProfileId, Redirect, UUID } from '../profile-redirect.js';
 
 /** Review and correction of identity: duplicates, manual merge and split, a profile's history. */
 export type IdentityRouteDeps = { store: ProfileStore; curation: CurationStore };
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const problemRef = Type.Ref('Problem');
 const conflict = { 409: problemRef } as const;
 
@@ -33,14 +32,6 @@ export async function identityRoutes(fastify: FastifyInstance, deps: IdentityRou
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const actor = (request: { apiKey?: { name: string } }) => request.apiKey?.name ?? 'unknown';
 
-  /** The live id for a path id; a merged-away id answers 308 to its survivor. */
-  async function liveId(id: string, reply: FastifyReply, suffix: string): Promise<string | null> {
-    const found = UUID.test(id) ? await deps.store.resolveProfileId(id) : null;
-    if (!found) throw new HubError('NOT_FOUND', `no profile ${id}`);
-    if (!found.redirected) return found.id;
-    await reply.code(308).header('location', `/v1/profiles/${found.id}${suffix}`).send({ mergedInto: found.id });
-    return null;
-  }
 
   app.get(
     '/v1/duplicates',
@@ -116,7 +107,7 @@ export async function identityRoutes(fastify: FastifyInstance, deps: IdentityRou
       },
     },
     async (request, reply) => {
-      const id = await liveId(request.params.id, reply, '/merge');
+      const id = await liveProfileId(deps.store, request.params.id, reply, '/merge');
       if (!id) return reply;
       return deps.curation.mergeProfiles(id, request.body.profileId, actor(request));
     },
@@ -135,7 +126,7 @@ export async function identityRoutes(fastify: FastifyInstance, deps: IdentityRou
       },
     },
     async (request, reply) => {
-      const id = await liveId(request.params.id, reply, '/split');
+      const id = await liveProfileId(deps.store, request.params.id, reply, '/split');
       if (!id) return reply;
       return deps.curation.splitProfile(id, request.body.records, actor(request));
     },
@@ -149,11 +140,11 @@ export async function identityRoutes(fastify: FastifyInstance, deps: IdentityRou
         tags: ['identity'],
         summary: 'Merges and splits that shaped the profile: who or which rule, the score, when',
         params: IdParams,
-        response: { 200: Type.Object({ data: Type.Array(HistoryEntry) }), 308: Type.Object({ mergedInto: Type.String() }), ...authErrors, ...notFound },
+        response: { 200: Type.Object({ data: Type.Array(HistoryEntry) }), 308: Redirect, ...authErrors, ...notFound },
       },
     },
     async (request, reply) => {
-      const id = await liveId(request.params.id, reply, '/history');
+      const id = await liveProfileId(deps.store, request.params.id, reply, '/history');
       if (!id) return reply;
       return { data: await deps.curation.history(id) };
     },

@@ -1,14 +1,14 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { HubError } from '../../errors.js';
 import { normalizeLookup, type IdentifierType, type NormalizeOptions } from '../../identity/normalize.js';
 import type { ProfileStore } from '../../store/profile.store.js';
 import { authErrors, Cursor, Limit, notFound } from '../schemas.js';
+import { liveProfileId, Redirect, UUID } from '../profile-redirect.js';
 
 export type ProfilesRouteDeps = { store: ProfileStore; normalize: NormalizeOptions };
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const TraitSource = Type.Object({ source: Type.String(), sourceId: Type.String(), observedAt: Type.String() });
 const Traits = Type.Record(Type.String(), Type.Unknown());
@@ -38,7 +38,6 @@ const Profile = Type.Object({
     totalAmount: Type.Number(),
   }),
 });
-const Redirect = Type.Object({ mergedInto: Type.String() }, { description: 'the profile was merged into another; Location names it' });
 const TimelineItem = Type.Object(
   { source: Type.String(), sourceId: Type.String(), occurredAt: Type.String(), receivedAt: Type.String(), channel: Type.String() },
   { additionalProperties: true },
@@ -48,14 +47,6 @@ const IdParams = Type.Object({ id: Type.String({ maxLength: 100 }) });
 export async function profilesRoutes(fastify: FastifyInstance, deps: ProfilesRouteDeps) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
 
-  /** The live id for a requested one; answers 308 to the survivor when it was merged away. */
-  async function liveId(id: string, reply: FastifyReply, suffix: string): Promise<string | null> {
-    const found = UUID.test(id) ? await deps.store.resolveProfileId(id) : null;
-    if (!found) throw new HubError('NOT_FOUND', `no profile ${id}`);
-    if (!found.redirected) return found.id;
-    await reply.code(308).header('location', `/v1/profiles/${found.id}${suffix}`).send({ mergedInto: found.id });
-    return null;
-  }
 
   app.get(
     '/v1/profiles',
@@ -111,7 +102,7 @@ export async function profilesRoutes(fastify: FastifyInstance, deps: ProfilesRou
       if (!found) throw new HubError('NOT_FOUND', `no profile ${request.params.id}`);
       if (!('mergedInto' in found)) return found;
       // Merges re-point older redirects, so this is the survivor; the walk is for safety only.
-      await liveId(request.params.id, reply, '');
+      await liveProfileId(deps.store, request.params.id, reply, '');
       return reply;
     },
   );
@@ -129,7 +120,7 @@ export async function profilesRoutes(fastify: FastifyInstance, deps: ProfilesRou
       },
     },
     async (request, reply) => {
-      const id = await liveId(request.params.id, reply, '/timeline');
+      const id = await liveProfileId(deps.store, request.params.id, reply, '/timeline');
       if (!id) return reply;
       const { channel, limit, cursor } = request.query;
       return deps.store.timeline(id, { channel, limit, cursor });
