@@ -35,7 +35,8 @@ vi.mock('node:crypto', async (importOriginal) => {
 const HMAC_SECRET = 'chaos-security-hmac-secret-42';
 const SW_SECRET = `whsec_${Buffer.from('chaos-security-standard-secret!!').toString('base64')}`;
 /** Public by design; anything else in the OpenAPI document must ask for a key. */
-const PUBLIC_ROUTES = [/^GET \/health$/, /^GET \/ready$/, /^(GET|POST) \/v1\/webhooks\/\{connectorId\}(\/\{\*\})?$/, /^POST \/v1\/forms\/\{formId\}$/, /^GET \/v1\/forms\/\{formId\}\/embed\.js$/, /^OPTIONS /];
+// /metrics is public by default, as Prometheus scrapers carry no token (metrics.requireKey: true closes it).
+const PUBLIC_ROUTES = [/^GET \/health$/, /^GET \/ready$/, /^GET \/metrics$/, /^(GET|POST) \/v1\/webhooks\/\{connectorId\}(\/\{\*\})?$/, /^POST \/v1\/forms\/\{formId\}$/, /^GET \/v1\/forms\/\{formId\}\/embed\.js$/, /^OPTIONS /];
 const PATH_PARAMS: Record<string, string> = { id: '00000000-0000-4000-8000-000000000000', source: 'erp', sourceId: 'C-001', name: 'ingest', formId: 'contact', connectorId: 'hooks' };
 
 type Operation = { security?: unknown[]; description?: string };
