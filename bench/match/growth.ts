@@ -6,8 +6,9 @@ import { writeFileSync } from 'node:fs';
 import type { HubConfig } from '../../src/core/config/config.schema.js';
 import type { ReceivedRecord } from '../../src/core/record.schema.js';
 import type { StoreKind } from '../../test/support/env.js';
+import { createTestDb } from '../../test/support/hub.js';
 import { fmt, median, table } from '../stats.js';
-import { freshStore, recordKey, startBenchHub, type BenchHub } from './hub.js';
+import { recordKey, startBenchHub, type BenchHub } from './hub.js';
 import { cleanRecord, messyRecords } from './people.js';
 import { seedPeopleSql } from './seed-sql.js';
 import { scorePairs, type Assignment, type PairScore } from './score.js';
@@ -72,7 +73,7 @@ async function vacuum(bench: BenchHub): Promise<void> {
 type GrowthStore = { label: string; people: number; bench: BenchHub; seedSeconds: number; rates: number[]; truth: Map<string, string>; stored: number };
 
 async function seededStore(o: GrowthOptions, label: string, people: number): Promise<GrowthStore> {
-  const fresh = await freshStore(o.store, `growth_${label}`);
+  const fresh = await createTestDb(o.store);
   const bench = await startBenchHub(`growth-${label}`, { config: o.config, fresh, logLevel: o.logLevel });
   try {
     const t0 = performance.now();

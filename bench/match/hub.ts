@@ -2,15 +2,13 @@
 // own Redis prefix; the benchmark talks to it only through its HTTP API (app.inject) and reads the
 // final clustering straight from the store's records table.
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import type { HubConfig } from '../../src/core/config/config.schema.js';
 import { createHub, type Hub } from '../../src/core/hub.js';
 import { createLogger } from '../../src/core/logger.js';
 import type { HubRecord } from '../../src/core/record.schema.js';
 import type { Db } from '../../src/core/store/db.js';
-import { createPgliteDb } from '../../src/core/store/pglite.db.js';
-import { createPostgresDb } from '../../src/core/store/postgres.db.js';
-import { DATABASE_URL, REDIS_URL, type StoreKind } from '../../test/support/env.js';
+import { REDIS_URL } from '../../test/support/env.js';
+import { dropRedisPrefix } from '../../test/support/hub.js';
 
 export const BATCH = 1000;
 
@@ -45,41 +43,8 @@ export function recordKey(source: string, sourceId: string): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The store a bench hub runs on (test/support/hub.ts createTestDb: a fresh schema or PGlite). */
 export type FreshStore = { db: Db; drop(): Promise<void> };
-
-/** A new empty PostgreSQL schema (dropped by `drop`) or an in-memory PGlite. */
-export async function freshStore(kind: StoreKind, label: string): Promise<FreshStore> {
-  if (kind === 'pglite') {
-    const db = await createPgliteDb();
-    return { db, drop: () => db.close() };
-  }
-  const schema = `matchbench_${label.replace(/[^a-z0-9]/g, '_')}_${randomBytes(4).toString('hex')}`;
-  const admin = createPostgresDb({ connectionString: DATABASE_URL, max: 1 });
-  await admin.exec(`CREATE SCHEMA ${schema}`);
-  const db = createPostgresDb({ connectionString: DATABASE_URL, schema });
-  return {
-    db,
-    async drop() {
-      await db.close();
-      await admin.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await admin.close();
-    },
-  };
-}
-
-async function dropRedisPrefix(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-}
 
 export async function startBenchHub(label: string, options: BenchHubOptions): Promise<BenchHub> {
   const { fresh } = options;

@@ -11,10 +11,11 @@ import { parse as parseYaml } from 'yaml';
 import { parseConfig } from '../../src/core/config/load-config.js';
 import type { HubConfig } from '../../src/core/config/config.schema.js';
 import type { StoreKind } from '../../test/support/env.js';
+import { createTestDb } from '../../test/support/hub.js';
 import { fmt, median, table } from '../stats.js';
 import { DATASET_NAMES, loadDataset, type Dataset, type DatasetName } from './datasets.js';
 import { growthBenchmark } from './growth.js';
-import { freshStore, recordKey, startBenchHub } from './hub.js';
+import { recordKey, startBenchHub } from './hub.js';
 import { mistakes, scorePairs, type Assignment, type PairScore } from './score.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -120,7 +121,7 @@ type DatasetResult = {
 
 async function ingestOnce(dataset: Dataset, run: number, explainPairs: number): Promise<Run & Mistakes> {
   const labelled = dataset.files.flatMap((f) => f.records);
-  const fresh = await freshStore(store, dataset.name);
+  const fresh = await createTestDb(store);
   const bench = await startBenchHub(dataset.name, { config, fresh, logLevel: args['log-level'] });
   try {
     const t0 = performance.now();

@@ -2,22 +2,8 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STORES } from '../support/env.js';
 import { ADMIN_KEY, SCOPED_KEYS, startTestHub, waitFor, type TestHub } from '../support/hub.js';
+import type { AuditEntry as Entry } from '../../src/core/audit/audit.store.js';
 
-type Entry = {
-  id: string;
-  at: string;
-  actor: string;
-  keyFingerprint: string | null;
-  action: string;
-  method: string;
-  route: string;
-  params: Record<string, unknown>;
-  status: number;
-  summary: string;
-  detail: Record<string, unknown> | null;
-  ip: string | null;
-  profileIds: string[];
-};
 
 describe.each(STORES)('audit log on %s', (store) => {
   let hub: TestHub;

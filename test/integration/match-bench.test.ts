@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/core/config/load-config.js';
 import type { HubRecord } from '../../src/core/record.schema.js';
-import { freshStore, recordKey, startBenchHub } from '../../bench/match/hub.js';
+import { recordKey, startBenchHub } from '../../bench/match/hub.js';
+import { createTestDb } from '../support/hub.js';
 import { scorePairs } from '../../bench/match/score.js';
 import { STORES } from '../support/env.js';
 
@@ -9,7 +10,7 @@ import { STORES } from '../support/env.js';
 // clustering comes back from the store, including a merge that happened after the first records.
 describe.each(STORES)('bench:match harness (%s)', (store) => {
   it('reads back the live profile of every record and scores it', async () => {
-    const fresh = await freshStore(store, 'harness-test');
+    const fresh = await createTestDb(store);
     const bench = await startBenchHub('harness-test', { config: parseConfig({}), fresh, logLevel: 'silent' });
     try {
       const contact = (sourceId: string, emails: string[], phones: string[] = [], firstName = 'Анна'): HubRecord => ({
