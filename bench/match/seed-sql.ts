@@ -106,4 +106,14 @@ export async function seedPeopleSql(db: Db, config: HubConfig, source: string, c
     await db.transaction((tx) => seedChunk(tx, seeded, config));
     onProgress(from + seeded.length);
   }
+  // The resolver stops filing under a key once more than candidatesPerKey records are filed under it
+  // (profile.store.ts fileBlockingKeys): keep what it would have kept.
+  await db.query(
+    `DELETE FROM match_keys m USING (
+       SELECT key, source, source_id FROM (
+         SELECT key, source, source_id, row_number() OVER (PARTITION BY key ORDER BY source, source_id) AS n FROM match_keys) f
+        WHERE n > $1) x
+      WHERE m.key = x.key AND m.source = x.source AND m.source_id = x.source_id`,
+    [resolveOptions(config.identity).matching.candidatesPerKey + 1],
+  );
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STORES } from '../support/env.js';
 import { startTestHub, SCOPED_KEYS, type TestHub } from '../support/hub.js';
+import { DEFAULT_MATCHING } from '../../src/core/identity/match/defaults.js';
 
 type Pair = { id: string; profileIds: [string, string]; score: number; reasons: string[]; status: string };
 
@@ -166,5 +167,18 @@ describe.each(STORES)('identity matching on %s', (store) => {
     expect(new Set(ids).size).toBe(5);
     const shared = (await hub.request('GET', '/v1/duplicates/shared-identifiers')).json().data;
     expect(shared).toEqual([expect.objectContaining({ type: 'phone', value: '+74957000001', profiles: 4 })]);
+  });
+  it('stops filing under a blocking key once it is too common to be read, and still matches through rarer keys', async () => {
+    // 25 people born the same day in the same town (one dc: key), sent in batches of 5.
+    const names = ['Алексей', 'Борис', 'Вадим', 'Глеб', 'Денис'];
+    const families = ['Орлов', 'Зайцев', 'Белов', 'Гусев', 'Жуков'];
+    for (let b = 0; b < 5; b += 1) {
+      await ingest(families.map((lastName, i) => ({ source: 'erp', sourceId: `dc-${b}-${i}`, kind: 'contact', traits: { firstName: names[b], lastName, birthDate: '1990-01-01', city: 'Тверь' } })));
+    }
+    const filed = await hub.testDb.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM match_keys WHERE key = 'dc:1990-01-01:tver'`);
+    expect(filed.rows[0]?.n).toBe(DEFAULT_MATCHING.candidatesPerKey + 1);
+    // The last person of the crowd is still found by name and birth date.
+    await ingest([{ source: 'site', sourceId: 'dc-late', kind: 'contact', traits: { firstName: 'Denis', lastName: 'Zhukov', birthDate: '01.01.1990', city: 'Tver' } }]);
+    expect(await profileOf('site', 'dc-late')).toBe(await profileOf('erp', 'dc-4-4'));
   });
 });

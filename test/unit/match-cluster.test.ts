@@ -35,7 +35,8 @@ function view(stored: Stored[], constraints: [string, string][] = []): StoreView
     for (const id of s.ids ?? []) put(linked, identifierKey(id), known);
     for (const block of features ? blockingKeys(features) : []) put(candidates, block, known);
   }
-  return { profiles, linked, candidates, constraints, blocked: OPTIONS.blocked };
+  const keyCounts = new Map([...candidates].map(([key, list]) => [key, list.length]));
+  return { profiles, linked, candidates, keyCounts, constraints, blocked: OPTIONS.blocked };
 }
 
 function ids() {
@@ -238,5 +239,39 @@ describe('planBatch: matching', () => {
     const plan = planBatch([record('r1', PYOTR_RU)], view([{ profile: 'P1', created: 1, key: 's1', traits: PYOTR }]), { ...SETTINGS, enabled: false }, ids());
     expect(plan.profileOf.get('r1')).toBe('new-1');
     expect(plan.review).toEqual([]);
+  });
+});
+
+describe('planBatch: candidates', () => {
+  const PETR = { firstName: 'Пётр', lastName: 'Щукин', birthDate: '03.02.1980', city: 'Москва' };
+  // Shares only the birth date and the city with Pyotr (the dc: key): a candidate, not a match.
+  const NEIGHBOUR = { firstName: 'Анна', lastName: 'Орлова', birthDate: '1980-02-03', city: 'Москва' };
+
+  it('scores at most candidatesPerRecord records, those sharing the most keys first', () => {
+    const stored = view([
+      { profile: 'P-neighbour', created: 1, key: 'a-neighbour', traits: NEIGHBOUR },
+      { profile: 'P-pyotr', created: 2, key: 'z-pyotr', traits: PYOTR },
+    ]);
+    const one = { ...SETTINGS, candidatesPerRecord: 1 };
+    // The neighbour sorts first by key, but Pyotr shares more keys with the record: he is the one scored.
+    expect(planBatch([record('r1', PETR)], stored, one, ids()).profileOf.get('r1')).toBe('P-pyotr');
+  });
+
+  it('a key filed under more than candidatesPerKey records finds no candidates', () => {
+    const stored = view([{ profile: 'P1', created: 1, key: 's1', traits: PYOTR }]);
+    const crowded = { ...stored, keyCounts: new Map([...stored.keyCounts.keys()].map((key) => [key, SETTINGS.candidatesPerKey + 1])) };
+    expect(planBatch([record('r1', PETR)], stored, SETTINGS, ids()).profileOf.get('r1')).toBe('P1');
+    expect(planBatch([record('r1', PETR)], crowded, SETTINGS, ids()).profileOf.get('r1')).toBe('new-1');
+  });
+
+  it('records earlier in the batch count toward a key being too common', () => {
+    const few = { ...SETTINGS, candidatesPerKey: 2 };
+    const batch = ['r1', 'r2', 'r3', 'r4'].map((key) => record(key, key === 'r4' ? PETR : PYOTR));
+    // r1 starts a profile, r2 and r3 join it; r4 comes after three records under each key: it starts its own.
+    const plan = planBatch(batch, view([]), few, ids());
+    expect(new Set(['r1', 'r2', 'r3'].map((k) => plan.profileOf.get(k))).size).toBe(1);
+    expect(plan.profileOf.get('r4')).not.toBe(plan.profileOf.get('r1'));
+    const roomy = planBatch(batch, view([]), SETTINGS, ids());
+    expect(roomy.profileOf.get('r4')).toBe(roomy.profileOf.get('r1'));
   });
 });

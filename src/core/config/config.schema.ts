@@ -81,6 +81,12 @@ const MatchingConfig = Type.Object(
       description: 'a shared email or phone does not link records whose traits score at or below this (two people sharing an address)',
     }),
     candidatesPerKey: Type.Integer({ minimum: 1, maximum: 1000, default: DEFAULT_MATCHING.candidatesPerKey, description: 'a blocking key filed under more records than this is too common to find candidates by' }),
+    candidatesPerRecord: Type.Integer({
+      minimum: 1,
+      maximum: 1000,
+      default: DEFAULT_MATCHING.candidatesPerRecord,
+      description: 'records scored against each arriving record: those sharing the most blocking keys with it (bounds the cost of a record however large the store grows)',
+    }),
     reviewPairsPerRecord: Type.Integer({ minimum: 0, default: DEFAULT_MATCHING.reviewPairsPerRecord }),
     given: Type.Optional(Weights),
     family: Type.Optional(Weights),

@@ -21,7 +21,6 @@ export function resolveOptions(identity: HubConfig['identity']): ResolveOptions 
     normalize: { defaultCountry, emailRules },
     traitPriority: identity.traitPriority,
     blocked,
-    candidatesPerKey: matching.candidatesPerKey,
     matching: {
       enabled: matching.enabled,
       autoMerge: matching.autoMerge,
@@ -30,6 +29,8 @@ export function resolveOptions(identity: HubConfig['identity']): ResolveOptions 
       conflict: matching.conflict,
       reviewPairsPerRecord: matching.reviewPairsPerRecord,
       maxProfilesPerIdentifier: identity.maxProfilesPerIdentifier,
+      candidatesPerKey: matching.candidatesPerKey,
+      candidatesPerRecord: matching.candidatesPerRecord,
       rules: {
         given: matching.given ?? DEFAULT_RULES.given,
         family: matching.family ?? DEFAULT_RULES.family,

@@ -15,7 +15,6 @@ export type ResolveOptions = {
   matching: MatchSettings;
   /** Normalized identifiers that never link (`type\0value`). */
   blocked: ReadonlySet<string>;
-  candidatesPerKey: number;
 };
 
 /** What happened to one record of a resolved batch. */
@@ -141,13 +140,13 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
    * candidates under its blocking keys) and locks the profiles involved in id order. If a concurrent
    * transaction merged one of them before the lock was granted, its records moved: read again.
    */
-  async function lockProfiles(tx: Sql, batch: Prepared[], run: number | null) {
+  async function lockProfiles(tx: Sql, batch: Prepared[], usable: ReadonlySet<string>, run: number | null) {
     // A re-resolution run links a record only to records it has already placed, as if they were all
     // the store held: it rebuilds the clusters fresh ingestion would have made.
     const placed = run === null ? '' : `AND r.resolve_run = ${Number(run)}`;
     const recordKeys = JSON.stringify(batch.map((r) => [r.source, r.sourceId]));
     const idKeys = JSON.stringify(batch.flatMap((r) => r.ids.map((i) => [i.type, i.value])));
-    const blocks = [...new Set(batch.flatMap((r) => r.blocks))].sort();
+    const recordBlocks = batch.flatMap((r, i) => r.blocks.filter((b) => usable.has(b)).map((b) => [i, b]));
     for (let round = 0; round < MAX_LOCK_ROUNDS; round += 1) {
       const existing = (
         await tx.query<{ source: string; source_id: string; profile_id: string; received_at: Date }>(
@@ -168,20 +167,29 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
         )
       ).rows;
       const candidates =
-        options.matching.enabled && blocks.length > 0
+        options.matching.enabled && recordBlocks.length > 0
           ? (
-              // Keys filed under more records than the cap are too common to tell anyone apart: they
-              // are counted on the index alone and their records never read; a record under several
-              // keys is read once.
+              // Per batch record, the stored records sharing the most of its usable keys, at most
+              // candidatesPerRecord of them, are read with their features (planBatch ranks the same way).
               await tx.query<Candidate>(
-                `WITH filed AS (
-                   SELECT k AS key, m.source, m.source_id, count(*) OVER (PARTITION BY k) AS n
-                     FROM jsonb_array_elements_text($1::jsonb) k
-                     CROSS JOIN LATERAL (SELECT source, source_id FROM match_keys WHERE key = k LIMIT $2) m)
-                 SELECT c.keys, r.source, r.source_id, r.profile_id, r.match
-                   FROM (SELECT source, source_id, array_agg(key) AS keys FROM filed WHERE n < $2 GROUP BY source, source_id) c
-                   JOIN records r ON r.source = c.source AND r.source_id = c.source_id ${placed}`,
-                [JSON.stringify(blocks), options.candidatesPerKey + 1],
+                `WITH rk AS (SELECT (e->>0)::int AS i, e->>1 AS key FROM jsonb_array_elements($1::jsonb) e),
+                 filed AS (
+                   SELECT k.key, m.source, m.source_id FROM (SELECT DISTINCT key FROM rk) k
+                   CROSS JOIN LATERAL (SELECT m.source, m.source_id FROM match_keys m
+                     ${run === null ? '' : 'JOIN records r ON r.source = m.source AND r.source_id = m.source_id'}
+                     WHERE m.key = k.key ${placed} LIMIT $2) m),
+                 shared AS (
+                   SELECT rk.i, f.source, f.source_id, count(*) AS n FROM rk JOIN filed f ON f.key = rk.key GROUP BY rk.i, f.source, f.source_id),
+                 chosen AS (
+                   SELECT DISTINCT source, source_id FROM (
+                     SELECT source, source_id, row_number() OVER (PARTITION BY i ORDER BY n DESC, source COLLATE "C", source_id COLLATE "C") AS rank
+                       FROM shared) s
+                    WHERE rank <= $3)
+                 SELECT f.keys, r.source, r.source_id, r.profile_id, r.match
+                   FROM chosen c
+                   JOIN (SELECT source, source_id, array_agg(key) AS keys FROM filed GROUP BY source, source_id) f ON f.source = c.source AND f.source_id = c.source_id
+                   JOIN records r ON r.source = c.source AND r.source_id = c.source_id`,
+                [JSON.stringify(recordBlocks), options.matching.candidatesPerKey, options.matching.candidatesPerRecord],
               )
             ).rows
           : [];
@@ -196,6 +204,25 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
       if (profiles.every((p) => p.merged_into === null)) return { existing, holders, candidates, profiles };
     }
     throw new HubError('STORE_UNAVAILABLE', 'profiles kept merging under this batch; will retry');
+  }
+
+  /**
+   * How many stored records are filed under each blocking key of the batch, counted on the index up
+   * to candidatesPerKey + 1 (enough to tell a key too common to find candidates by). Read before the
+   * batch's transaction, to know which keys it must lock.
+   */
+  async function countFiled(batch: Prepared[], run: number | null): Promise<Map<string, number>> {
+    const blocks = [...new Set(batch.flatMap((r) => r.blocks))];
+    if (!options.matching.enabled || blocks.length === 0) return new Map();
+    const placed = run === null ? '' : `JOIN records r ON r.source = m.source AND r.source_id = m.source_id AND r.resolve_run = ${Number(run)}`;
+    const rows = (
+      await db.query<{ key: string; n: number }>(
+        `SELECT k AS key, (SELECT count(*) FROM (SELECT 1 FROM match_keys m ${placed} WHERE m.key = k LIMIT $2) f)::int AS n
+           FROM jsonb_array_elements_text($1::jsonb) k`,
+        [JSON.stringify(blocks), options.matching.candidatesPerKey + 1],
+      )
+    ).rows;
+    return new Map(rows.map((r) => [r.key, r.n]));
   }
 
   /** Profile pairs that must stay apart, among the profiles a batch involves. */
@@ -223,12 +250,15 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
   async function resolveBatch(input: ReceivedRecord[], actor = 'pipeline', run: number | null = null): Promise<ResolvedRecord[]> {
     const prepared = prepare(input);
     if (prepared.length === 0) return [];
+    const keyCounts = await countFiled(prepared, run);
+    const usable = new Set([...keyCounts].filter(([, n]) => n <= options.matching.candidatesPerKey).map(([key]) => key));
     return db.transaction(async (tx) => {
       const lockSet = new Set<bigint>();
       for (const r of prepared) {
         lockSet.add(lockKey(`r\u0000${r.key}`));
         for (const i of r.ids) lockSet.add(lockKey(`i\u0000${i.type}\u0000${i.value}`));
-        for (const b of r.blocks) lockSet.add(lockKey(`b\u0000${b}`) % BLOCK_LOCK_BUCKETS);
+        // A key too common to be read needs no lock: its count only grows, and nobody reads it.
+        for (const b of r.blocks) if (usable.has(b)) lockSet.add(lockKey(`b\u0000${b}`) % BLOCK_LOCK_BUCKETS);
       }
       const locks = [...lockSet].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map(String);
       // Insert-or-lock every key in sorted order in one statement: ON CONFLICT DO UPDATE locks the
@@ -240,7 +270,7 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
         [JSON.stringify(locks)],
       );
 
-      const { existing, holders, candidates, profiles } = await lockProfiles(tx, prepared, run);
+      const { existing, holders, candidates, profiles } = await lockProfiles(tx, prepared, usable, run);
       const existingByKey = new Map(existing.map((e) => [recordKey(e.source, e.source_id), e]));
       const results: ResolvedRecord[] = [];
       const fresh: Prepared[] = [];
@@ -285,7 +315,7 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
           blockingKeys: r.blocks,
           storedProfile: run === null ? (existingByKey.get(r.key)?.profile_id ?? null) : null,
         })),
-        { profiles: created, linked, candidates: byBlock, constraints: await constraintsAmong(tx, [...created.keys()]), blocked: options.blocked },
+        { profiles: created, linked, candidates: byBlock, keyCounts, constraints: await constraintsAmong(tx, [...created.keys()]), blocked: options.blocked },
         options.matching,
         randomUUID,
       );
@@ -300,7 +330,7 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
       if (merges.length > 0) await applyMerges(tx, merges, actor);
       if (plan.review.length > 0) await proposePairs(tx, plan.review);
       if (plan.shared.length > 0) await reportShared(tx, plan.shared);
-      if (fresh.length > 0) await writeRecords(tx, fresh, results, plan.linkOf, run);
+      if (fresh.length > 0) await writeRecords(tx, fresh, results, plan.linkOf, keyCounts, run);
       const left = run === null ? [] : await retireEmptied(tx, fresh, existingByKey, plan.profileOf, actor);
       const refreshed = await refreshProfiles(tx, [...new Set([...results.filter((r) => !r.stale).map((r) => r.profileId), ...left])]);
       // A re-resolution announces nothing: it re-derives what subscribers were already told.
@@ -374,7 +404,7 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
     return olds.filter((id) => remaining.has(id));
   }
 
-  async function writeRecords(tx: Sql, fresh: Prepared[], results: ResolvedRecord[], linkOf: ReadonlyMap<string, Edge>, run: number | null) {
+  async function writeRecords(tx: Sql, fresh: Prepared[], results: ResolvedRecord[], linkOf: ReadonlyMap<string, Edge>, keyCounts: ReadonlyMap<string, number>, run: number | null) {
     const profileByKey = new Map(results.map((r) => [recordKey(r.source, r.sourceId), r.profileId]));
     const rows = fresh.map((r) => ({
       source: r.source,
@@ -409,7 +439,7 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
       `DELETE FROM record_identifiers ri USING jsonb_array_elements($1::jsonb) k WHERE ri.source = k->>0 AND ri.source_id = k->>1`,
       [JSON.stringify(fresh.map((r) => [r.source, r.sourceId]))],
     );
-    await fileBlockingKeys(tx, fresh);
+    await fileBlockingKeys(tx, fresh, keyCounts);
     const ids = fresh.flatMap((r) => r.ids.map((i) => ({ type: i.type, value: i.value, source: r.source, source_id: r.sourceId })));
     if (ids.length > 0) {
       await tx.query(
@@ -421,11 +451,21 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
     }
   }
 
-  /** Files records under their blocking keys, replacing the keys of their previous versions. */
-  async function fileBlockingKeys(tx: Sql, records: Prepared[]) {
+  /**
+   * Files records under their blocking keys, replacing the keys of their previous versions. A key
+   * already filed under more than candidatesPerKey records is never read again, only counted: it
+   * takes no more, which keeps the table (and the cost of a record) bounded however large the store.
+   */
+  async function fileBlockingKeys(tx: Sql, records: Prepared[], keyCounts: ReadonlyMap<string, number>) {
     const keyed = JSON.stringify(records.map((r) => [r.source, r.sourceId]));
     await tx.query(`DELETE FROM match_keys m USING jsonb_array_elements($1::jsonb) k WHERE m.source = k->>0 AND m.source_id = k->>1`, [keyed]);
-    const rows = records.flatMap((r) => r.blocks.map((key) => ({ key, source: r.source, source_id: r.sourceId })));
+    const filed = new Map(keyCounts);
+    const open = (key: string) => {
+      const n = filed.get(key) ?? 0;
+      filed.set(key, n + 1);
+      return n <= options.matching.candidatesPerKey;
+    };
+    const rows = records.flatMap((r) => r.blocks.filter(open).map((key) => ({ key, source: r.source, source_id: r.sourceId })));
     if (rows.length === 0) return;
     await tx.query(
       `INSERT INTO match_keys (key, source, source_id)
@@ -458,13 +498,16 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
        SELECT survivor, merged, reason, $2, score FROM jsonb_to_recordset($1::jsonb) AS m(survivor uuid, merged uuid, reason text, score double precision)`,
       [m, actor],
     );
-    // Review pairs that named a merged profile are about a profile that no longer stands alone.
-    await tx.query(
-      `UPDATE duplicate_pairs SET status = 'outdated', decided_at = now(), decided_by = $2
-         FROM jsonb_to_recordset($1::jsonb) AS m(merged uuid)
-        WHERE duplicate_pairs.status = 'open' AND (duplicate_pairs.profile_a = m.merged OR duplicate_pairs.profile_b = m.merged)`,
-      [m, actor],
-    );
+    // Review pairs that named a merged profile are about a profile that no longer stands alone (one
+    // statement per side: each has its index, an OR of the two would scan the table).
+    for (const side of ['profile_a', 'profile_b']) {
+      await tx.query(
+        `UPDATE duplicate_pairs SET status = 'outdated', decided_at = now(), decided_by = $2
+           FROM jsonb_to_recordset($1::jsonb) AS m(merged uuid)
+          WHERE duplicate_pairs.${side} = m.merged AND duplicate_pairs.status = 'open'`,
+        [m, actor],
+      );
+    }
   }
 
   /** Proposes pairs for review; a pair already decided (dismissed) stays decided. */

@@ -16,6 +16,10 @@ export type MatchSettings = {
   conflict: number;
   reviewPairsPerRecord: number;
   maxProfilesPerIdentifier: number;
+  /** A blocking key filed under more records than this is too common to find candidates by. */
+  candidatesPerKey: number;
+  /** Candidates scored per record: those sharing the most usable keys with it. */
+  candidatesPerRecord: number;
   rules: MatchRules;
 };
 
@@ -39,6 +43,8 @@ export type StoreView = {
   linked: ReadonlyMap<string, readonly KnownRecord[]>;
   /** Per blocking key: the stored records filed under it (keys too common are left out). */
   candidates: ReadonlyMap<string, readonly KnownRecord[]>;
+  /** Per blocking key of the batch: how many stored records are filed under it (counted up to candidatesPerKey + 1). */
+  keyCounts: ReadonlyMap<string, number>;
   /** Profile pairs that must not merge automatically (split, dismissed). */
   constraints: readonly (readonly [string, string])[];
   /** Identifiers that never link: blocklisted values. */
@@ -138,11 +144,36 @@ export function planBatch(batch: readonly BatchRecord[], view: StoreView, settin
 
   const seenById = new Map<string, BatchRecord[]>();
   const seenByBlock = new Map<string, BatchRecord[]>();
+  const filedInBatch = new Map<string, number>();
   const bestReview = new Map<string, { other: string; score: number; reasons: string[] }[]>();
 
   /** Traits that contradict each other enough that a shared email or phone must not join them. */
   const conflicts = (a: MatchFeatures | null, b: MatchFeatures | null) =>
     a !== null && b !== null && scorePair(withoutIdentifiers(a), withoutIdentifiers(b), settings.rules).score <= settings.conflict;
+
+  /**
+   * The records worth scoring against one: those filed under its usable keys (stored, or earlier in
+   * the batch), the ones sharing the most keys first, at most candidatesPerRecord. A key is usable
+   * while at most candidatesPerKey records are filed under it; the store reads the same way
+   * (profile.store.ts), so the cost of a record does not grow with the store.
+   */
+  function candidatesOf(r: BatchRecord): { node: string; features: MatchFeatures | null }[] {
+    const found = new Map<string, { node: string; features: MatchFeatures | null; shared: number }>();
+    const add = (key: string, node: string, features: MatchFeatures | null) => {
+      const seen = found.get(key);
+      if (seen) seen.shared += 1;
+      else found.set(key, { node, features, shared: 1 });
+    };
+    for (const block of r.blockingKeys) {
+      if ((view.keyCounts.get(block) ?? 0) + (filedInBatch.get(block) ?? 0) > settings.candidatesPerKey) continue;
+      for (const known of view.candidates.get(block) ?? []) add(known.key, `p:${known.profileId}`, known.features);
+      for (const earlier of seenByBlock.get(block) ?? []) if (earlier !== r) add(earlier.key, `r:${earlier.key}`, earlier.features);
+    }
+    return [...found.entries()]
+      .sort(([ka, a], [kb, b]) => b.shared - a.shared || (ka < kb ? -1 : ka > kb ? 1 : 0))
+      .slice(0, settings.candidatesPerRecord)
+      .map(([, c]) => c);
+  }
 
   for (const r of batch) {
     const node = `r:${r.key}`;
@@ -164,17 +195,13 @@ export function planBatch(batch: readonly BatchRecord[], view: StoreView, settin
     if (settings.enabled && r.features) {
       // The best-scoring record of each component among the candidates.
       const best = new Map<string, { node: string; score: number; reasons: string[] }>();
-      const consider = (other: string, features: MatchFeatures | null) => {
-        if (!features) return;
-        const s = scorePair(r.features as MatchFeatures, features, settings.rules);
+      for (const { node: other, features } of candidatesOf(r)) {
+        if (!features) continue;
+        const s = scorePair(r.features, features, settings.rules);
         const eligible = s.agreements >= settings.minAgreements && s.identifyingCompared >= 1 && !s.vetoed;
         const score = eligible ? s.score : Math.min(s.score, settings.autoMerge - 0.01);
         const root = find(other);
         if ((best.get(root)?.score ?? -Infinity) < score) best.set(root, { node: other, score, reasons: s.reasons });
-      };
-      for (const block of r.blockingKeys) {
-        for (const known of view.candidates.get(block) ?? []) consider(`p:${known.profileId}`, known.features);
-        for (const earlier of seenByBlock.get(block) ?? []) if (earlier !== r) consider(`r:${earlier.key}`, earlier.features);
       }
       const ranked = [...best.values()].sort((a, b) => b.score - a.score);
       const proposals: { other: string; score: number; reasons: string[] }[] = [];
@@ -190,7 +217,12 @@ export function planBatch(batch: readonly BatchRecord[], view: StoreView, settin
         if (c.score >= settings.review && proposals.length < settings.reviewPairsPerRecord) proposals.push({ other: c.node, score: c.score, reasons: c.reasons });
       }
       if (proposals.length > 0) bestReview.set(node, proposals);
-      for (const block of r.blockingKeys) file(seenByBlock, block, r);
+      for (const block of r.blockingKeys) {
+        const filed = (filedInBatch.get(block) ?? 0) + 1;
+        filedInBatch.set(block, filed);
+        // Past the limit nobody reads the key: no need to keep its records.
+        if ((view.keyCounts.get(block) ?? 0) + filed <= settings.candidatesPerKey) file(seenByBlock, block, r);
+      }
     }
   }
 

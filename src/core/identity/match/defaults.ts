@@ -29,6 +29,7 @@ export const DEFAULT_MATCHING = {
   minAgreements: 3,
   conflict: -8,
   candidatesPerKey: 20,
+  candidatesPerRecord: 16,
   reviewPairsPerRecord: 3,
 };
 
