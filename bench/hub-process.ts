@@ -1,7 +1,7 @@
 // The hub under test, alone in its own process (its RSS and CPU are its own; the load generator
 // does not share its event loop). Started by run.ts with fork(): it answers IPC messages.
 //   env: BENCH_ROLE (all|api|worker), BENCH_STORE (postgres|pglite), BENCH_SCHEMA (postgres),
-//        BENCH_PGLITE_DIR (pglite), BENCH_PREFIX, BENCH_KEY, BENCH_CONCURRENCY (optional),
+//        BENCH_PGLITE_DIR (pglite), BENCH_PREFIX, BENCH_KEY, BENCH_CONCURRENCY, BENCH_TRANSACTION_SIZE (optional),
 //        DATABASE_URL, REDIS_URL, LOG_LEVEL
 //   → { type: 'ready', port }           once listening (port null for a worker)
 //   ← { type: 'stats' }   → { type: 'stats', rssPeak, rss, cpuUser, cpuSystem, profiles, records }
@@ -44,9 +44,10 @@ const sampler = setInterval(() => {
 sampler.unref();
 
 const concurrency = process.env['BENCH_CONCURRENCY'];
+const transactionSize = process.env['BENCH_TRANSACTION_SIZE'];
 const hub = await createHub({
   role,
-  config: parseConfig({ pipeline: concurrency ? { concurrency: Number(concurrency) } : {} }),
+  config: parseConfig({ pipeline: { ...(concurrency ? { concurrency: Number(concurrency) } : {}), ...(transactionSize ? { transactionSize: Number(transactionSize) } : {}) } }),
   db,
   redisUrl: REDIS_URL,
   prefix: env('BENCH_PREFIX'),

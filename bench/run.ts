@@ -55,6 +55,7 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '10' },
     'post-concurrency': { type: 'string', default: '4' },
     concurrency: { type: 'string' },
+    'transaction-size': { type: 'string' },
     stores: { type: 'string', default: 'postgres,pglite' },
     only: { type: 'string', default: 'baseline,ingest,growth,reads,workers' },
     'log-level': { type: 'string', default: 'warn' },
@@ -78,6 +79,7 @@ if (args.help) {
   --reads-seconds S       autocannon duration per target (10; quick 5), --connections 10
   --post-concurrency 4    POSTs in flight while ingesting
   --concurrency C         hub pipeline.concurrency (default: the config's default)
+  --transaction-size T    hub pipeline.transactionSize (default: the config's default)
   --stores postgres,pglite
   --only baseline,ingest,growth,reads,workers
   --log-level warn        the hub's LOG_LEVEL
@@ -109,6 +111,7 @@ const opts = {
   connections: int('connections', args.connections, 10),
   postConcurrency: int('post-concurrency', args['post-concurrency'], 4),
   concurrency: args.concurrency === undefined ? undefined : int('concurrency', args.concurrency, 16),
+  transactionSize: args['transaction-size'] === undefined ? undefined : int('transaction-size', args['transaction-size'], 1000),
   stores: args.stores.split(',').map((s) => s.trim()) as StoreKind[],
   only: new Set(args.only.split(',').map((s) => s.trim())),
   logLevel: args['log-level'],
@@ -288,7 +291,7 @@ async function seededStore(label: string, people: number): Promise<Store> {
 type Hubs = { port: number; api: ChildProcess; workers: ChildProcess[]; prefix: string; queue: Queue<IngestJobData> };
 
 async function startHubs(store: Store, prefix: string, layout: { api: 'all' | 'api'; workers: number }): Promise<Hubs> {
-  const common = { ...store.env, BENCH_PREFIX: prefix, BENCH_KEY: API_KEY, ...(opts.concurrency ? { BENCH_CONCURRENCY: String(opts.concurrency) } : {}) };
+  const common = { ...store.env, BENCH_PREFIX: prefix, BENCH_KEY: API_KEY, ...(opts.concurrency ? { BENCH_CONCURRENCY: String(opts.concurrency) } : {}), ...(opts.transactionSize ? { BENCH_TRANSACTION_SIZE: String(opts.transactionSize) } : {}) };
   const api = await startChild<HubMessage>('hub', 'hub-process.ts', { ...common, BENCH_ROLE: layout.api });
   const workers: ChildProcess[] = [];
   for (let i = 0; i < layout.workers; i += 1) workers.push((await startChild<HubMessage>(`worker ${i + 1}`, 'hub-process.ts', { ...common, BENCH_ROLE: 'worker' })).proc);

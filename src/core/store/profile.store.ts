@@ -136,74 +136,110 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
   type Candidate = { keys: string[]; source: string; source_id: string; profile_id: string; match: MatchFeatures | null };
 
   /**
-   * Reads what the batch touches (its stored versions, the records holding its identifiers, the
-   * candidates under its blocking keys) and locks the profiles involved in id order. If a concurrent
-   * transaction merged one of them before the lock was granted, its records moved: read again.
+   * Reads what the batch involves: its stored versions, the records holding its identifiers, the
+   * candidates under its usable blocking keys, and their profiles (unlocked: resolveBatch locks only
+   * those its plan touches).
    */
-  async function lockProfiles(tx: Sql, batch: Prepared[], usable: ReadonlySet<string>, run: number | null) {
+  async function readAround(tx: Sql, batch: Prepared[], usable: ReadonlySet<string>, run: number | null) {
     // A re-resolution run links a record only to records it has already placed, as if they were all
     // the store held: it rebuilds the clusters fresh ingestion would have made.
     const placed = run === null ? '' : `AND r.resolve_run = ${Number(run)}`;
     const recordKeys = JSON.stringify(batch.map((r) => [r.source, r.sourceId]));
     const idKeys = JSON.stringify(batch.flatMap((r) => r.ids.map((i) => [i.type, i.value])));
-    const recordBlocks = batch.flatMap((r, i) => r.blocks.filter((b) => usable.has(b)).map((b) => [i, b]));
-    for (let round = 0; round < MAX_LOCK_ROUNDS; round += 1) {
-      const existing = (
-        await tx.query<{ source: string; source_id: string; profile_id: string; received_at: Date }>(
-          `SELECT r.source, r.source_id, r.profile_id, r.received_at
-             FROM records r JOIN jsonb_array_elements($1::jsonb) k ON r.source = k->>0 AND r.source_id = k->>1`,
-          [recordKeys],
-        )
-      ).rows;
-      const holders = (
-        await tx.query<Holder>(
-          `SELECT k->>0 AS type, k->>1 AS value, h.profile_id, h.source, h.source_id, h.match
-             FROM jsonb_array_elements($1::jsonb) k
-             CROSS JOIN LATERAL (
-               SELECT r.profile_id, r.source, r.source_id, r.match
-                 FROM record_identifiers ri JOIN records r ON r.source = ri.source AND r.source_id = ri.source_id
-                WHERE ri.type = k->>0 AND ri.value = k->>1 ${placed} LIMIT ${HOLDERS_PER_IDENTIFIER}) h`,
-          [idKeys],
-        )
-      ).rows;
-      const candidates =
-        options.matching.enabled && recordBlocks.length > 0
-          ? (
-              // Per batch record, the stored records sharing the most of its usable keys, at most
-              // candidatesPerRecord of them, are read with their features (planBatch ranks the same way).
-              await tx.query<Candidate>(
-                `WITH rk AS (SELECT (e->>0)::int AS i, e->>1 AS key FROM jsonb_array_elements($1::jsonb) e),
-                 filed AS (
-                   SELECT k.key, m.source, m.source_id FROM (SELECT DISTINCT key FROM rk) k
-                   CROSS JOIN LATERAL (SELECT m.source, m.source_id FROM match_keys m
-                     ${run === null ? '' : 'JOIN records r ON r.source = m.source AND r.source_id = m.source_id'}
-                     WHERE m.key = k.key ${placed} LIMIT $2) m),
-                 shared AS (
-                   SELECT rk.i, f.source, f.source_id, count(*) AS n FROM rk JOIN filed f ON f.key = rk.key GROUP BY rk.i, f.source, f.source_id),
-                 chosen AS (
-                   SELECT DISTINCT source, source_id FROM (
-                     SELECT source, source_id, row_number() OVER (PARTITION BY i ORDER BY n DESC, source COLLATE "C", source_id COLLATE "C") AS rank
-                       FROM shared) s
-                    WHERE rank <= $3)
-                 SELECT f.keys, r.source, r.source_id, r.profile_id, r.match
-                   FROM chosen c
-                   JOIN (SELECT source, source_id, array_agg(key) AS keys FROM filed GROUP BY source, source_id) f ON f.source = c.source AND f.source_id = c.source_id
-                   JOIN records r ON r.source = c.source AND r.source_id = c.source_id`,
-                [JSON.stringify(recordBlocks), options.matching.candidatesPerKey, options.matching.candidatesPerRecord],
-              )
-            ).rows
-          : [];
-      const ids = [...new Set([...existing.map((e) => e.profile_id), ...holders.map((l) => l.profile_id), ...candidates.map((c) => c.profile_id)])].sort();
-      const profiles = (
-        await tx.query<{ id: string; merged_into: string | null; created_at: Date }>(
-          `SELECT id, merged_into, created_at FROM profiles
-            WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::uuid) ORDER BY id FOR UPDATE`,
-          [JSON.stringify(ids)],
-        )
-      ).rows;
-      if (profiles.every((p) => p.merged_into === null)) return { existing, holders, candidates, profiles };
+    const existing = (
+      await tx.query<{ source: string; source_id: string; profile_id: string; received_at: Date }>(
+        `SELECT r.source, r.source_id, r.profile_id, r.received_at
+           FROM records r JOIN jsonb_array_elements($1::jsonb) k ON r.source = k->>0 AND r.source_id = k->>1`,
+        [recordKeys],
+      )
+    ).rows;
+    const holders = (
+      await tx.query<Holder>(
+        `SELECT k->>0 AS type, k->>1 AS value, h.profile_id, h.source, h.source_id, h.match
+           FROM jsonb_array_elements($1::jsonb) k
+           CROSS JOIN LATERAL (
+             SELECT r.profile_id, r.source, r.source_id, r.match
+               FROM record_identifiers ri JOIN records r ON r.source = ri.source AND r.source_id = ri.source_id
+              WHERE ri.type = k->>0 AND ri.value = k->>1 ${placed} LIMIT ${HOLDERS_PER_IDENTIFIER}) h`,
+        [idKeys],
+      )
+    ).rows;
+    const candidates = options.matching.enabled ? await readCandidates(tx, batch, usable, run) : [];
+    const ids = [...new Set([...existing.map((e) => e.profile_id), ...holders.map((l) => l.profile_id), ...candidates.map((c) => c.profile_id)])].sort();
+    const profiles = (
+      await tx.query<{ id: string; created_at: Date }>(`SELECT id, created_at FROM profiles WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::uuid)`, [
+        JSON.stringify(ids),
+      ])
+    ).rows;
+    return { existing, holders, candidates, profiles };
+  }
+
+  /**
+   * Per batch record, the stored records sharing the most of its usable keys (then the rarest keys),
+   * at most candidatesPerRecord of them, with their features; planBatch ranks the same way. The
+   * records under each key are read on the index, ranked here, and only the chosen ones fetched.
+   */
+  async function readCandidates(tx: Sql, batch: Prepared[], usable: ReadonlySet<string>, run: number | null): Promise<Candidate[]> {
+    const keys = [...usable];
+    if (keys.length === 0) return [];
+    const placed = run === null ? '' : `JOIN records r ON r.source = m.source AND r.source_id = m.source_id AND r.resolve_run = ${Number(run)}`;
+    const filed = (
+      await tx.query<{ key: string; source: string; source_id: string }>(
+        `SELECT k AS key, m.source, m.source_id FROM jsonb_array_elements_text($1::jsonb) k
+           CROSS JOIN LATERAL (SELECT m.source, m.source_id FROM match_keys m ${placed} WHERE m.key = k LIMIT $2) m`,
+        [JSON.stringify(keys), options.matching.candidatesPerKey],
+      )
+    ).rows;
+    const byKey = new Map<string, { source: string; source_id: string }[]>();
+    for (const f of filed) {
+      const list = byKey.get(f.key);
+      if (list) list.push(f);
+      else byKey.set(f.key, [f]);
     }
-    throw new HubError('STORE_UNAVAILABLE', 'profiles kept merging under this batch; will retry');
+    const chosen = new Map<string, { source: string; source_id: string; keys: Set<string> }>();
+    for (const r of batch) {
+      const found = new Map<string, { source: string; source_id: string; shared: number; rarity: number }>();
+      for (const key of r.blocks) {
+        const under = byKey.get(key);
+        if (!under) continue;
+        for (const f of under) {
+          const k = recordKey(f.source, f.source_id);
+          const seen = found.get(k);
+          if (seen) {
+            seen.shared += 1;
+            seen.rarity += 1 / under.length;
+          } else found.set(k, { ...f, shared: 1, rarity: 1 / under.length });
+        }
+      }
+      const top = [...found.entries()].sort(([ka, a], [kb, b]) => b.shared - a.shared || b.rarity - a.rarity || (ka < kb ? -1 : ka > kb ? 1 : 0));
+      for (const [k, f] of top.slice(0, options.matching.candidatesPerRecord)) {
+        if (!chosen.has(k)) chosen.set(k, { source: f.source, source_id: f.source_id, keys: new Set<string>() });
+      }
+    }
+    if (chosen.size === 0) return [];
+    for (const [key, under] of byKey) for (const f of under) chosen.get(recordKey(f.source, f.source_id))?.keys.add(key);
+    const rows = (
+      await tx.query<{ source: string; source_id: string; profile_id: string; match: MatchFeatures | null }>(
+        `SELECT r.source, r.source_id, r.profile_id, r.match FROM jsonb_array_elements($1::jsonb) k
+           JOIN records r ON r.source = k->>0 AND r.source_id = k->>1`,
+        [JSON.stringify([...chosen.values()].map((c) => [c.source, c.source_id]))],
+      )
+    ).rows;
+    return rows.map((row) => ({ ...row, keys: [...(chosen.get(recordKey(row.source, row.source_id))?.keys ?? [])] }));
+  }
+
+  /**
+   * Locks the profiles a plan changes, in id order; false if one of them was merged away since it
+   * was read (its records moved: the batch must be read and planned again).
+   */
+  async function lockLive(tx: Sql, profileIds: string[]): Promise<boolean> {
+    const rows = (
+      await tx.query<{ merged_into: string | null }>(
+        `SELECT merged_into FROM profiles WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::uuid) ORDER BY id FOR UPDATE`,
+        [JSON.stringify(profileIds.sort())],
+      )
+    ).rows;
+    return rows.every((r) => r.merged_into === null);
   }
 
   /**
@@ -270,58 +306,69 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
         [JSON.stringify(locks)],
       );
 
-      const { existing, holders, candidates, profiles } = await lockProfiles(tx, prepared, usable, run);
-      const existingByKey = new Map(existing.map((e) => [recordKey(e.source, e.source_id), e]));
-      const results: ResolvedRecord[] = [];
-      const fresh: Prepared[] = [];
-      for (const r of prepared) {
-        const stored = existingByKey.get(r.key);
-        if (run === null && stored && iso(stored.received_at) > r.receivedAt) results.push({ source: r.source, sourceId: r.sourceId, profileId: stored.profile_id, stale: true });
-        else fresh.push(r);
-      }
-
-      const freshKeys = new Set(fresh.map((r) => r.key));
-      const known = (row: { source: string; source_id: string; profile_id: string; match: MatchFeatures | null }): KnownRecord => ({
-        key: recordKey(row.source, row.source_id),
-        profileId: row.profile_id,
-        features: row.match,
-      });
-      // A record of this batch is judged by its new version, not by its stored one.
-      const linked = new Map<string, KnownRecord[]>();
-      for (const h of holders) {
-        const k = recordKey(h.source, h.source_id);
-        if (freshKeys.has(k)) continue;
-        const key = identifierKey({ type: h.type as IdentifierType, value: h.value });
-        const list = linked.get(key);
-        if (list) list.push(known(h));
-        else linked.set(key, [known(h)]);
-      }
-      const byBlock = new Map<string, KnownRecord[]>();
-      for (const c of candidates) {
-        // A record of this batch is a candidate as its new version, in the batch.
-        if (freshKeys.has(recordKey(c.source, c.source_id))) continue;
-        for (const block of c.keys) {
-          const list = byBlock.get(block);
-          if (list) list.push(known(c));
-          else byBlock.set(block, [known(c)]);
+      // Reads and plans, then locks the profiles the plan changes; if one was merged away meanwhile,
+      // reads and plans again.
+      const planRound = async () => {
+        const { existing, holders, candidates, profiles } = await readAround(tx, prepared, usable, run);
+        const existingByKey = new Map(existing.map((e) => [recordKey(e.source, e.source_id), e]));
+        const results: ResolvedRecord[] = [];
+        const fresh: Prepared[] = [];
+        for (const r of prepared) {
+          const stored = existingByKey.get(r.key);
+          if (run === null && stored && iso(stored.received_at) > r.receivedAt) results.push({ source: r.source, sourceId: r.sourceId, profileId: stored.profile_id, stale: true });
+          else fresh.push(r);
         }
-      }
-      const created = new Map(profiles.map((p) => [p.id, p.created_at.getTime()]));
-      const plan = planBatch(
-        fresh.map((r) => ({
-          key: r.key,
-          ids: r.ids,
-          features: r.features,
-          blockingKeys: r.blocks,
-          storedProfile: run === null ? (existingByKey.get(r.key)?.profile_id ?? null) : null,
-        })),
-        { profiles: created, linked, candidates: byBlock, keyCounts, constraints: await constraintsAmong(tx, [...created.keys()]), blocked: options.blocked },
-        options.matching,
-        randomUUID,
-      );
-      const placedProfiles = new Set([...holders.map((h) => h.profile_id), ...candidates.map((c) => c.profile_id)]);
-      if (run !== null) keepProfileIds(plan, fresh, existingByKey, placedProfiles);
-      for (const r of fresh) results.push({ source: r.source, sourceId: r.sourceId, profileId: plan.profileOf.get(r.key) ?? '', stale: false });
+
+        const freshKeys = new Set(fresh.map((r) => r.key));
+        const known = (row: { source: string; source_id: string; profile_id: string; match: MatchFeatures | null }): KnownRecord => ({
+          key: recordKey(row.source, row.source_id),
+          profileId: row.profile_id,
+          features: row.match,
+        });
+        // A record of this batch is judged by its new version, not by its stored one.
+        const linked = new Map<string, KnownRecord[]>();
+        for (const h of holders) {
+          const k = recordKey(h.source, h.source_id);
+          if (freshKeys.has(k)) continue;
+          const key = identifierKey({ type: h.type as IdentifierType, value: h.value });
+          const list = linked.get(key);
+          if (list) list.push(known(h));
+          else linked.set(key, [known(h)]);
+        }
+        const byBlock = new Map<string, KnownRecord[]>();
+        for (const c of candidates) {
+          // A record of this batch is a candidate as its new version, in the batch.
+          if (freshKeys.has(recordKey(c.source, c.source_id))) continue;
+          for (const block of c.keys) {
+            const list = byBlock.get(block);
+            if (list) list.push(known(c));
+            else byBlock.set(block, [known(c)]);
+          }
+        }
+        const created = new Map(profiles.map((p) => [p.id, p.created_at.getTime()]));
+        const plan = planBatch(
+          fresh.map((r) => ({
+            key: r.key,
+            ids: r.ids,
+            features: r.features,
+            blockingKeys: r.blocks,
+            storedProfile: run === null ? (existingByKey.get(r.key)?.profile_id ?? null) : null,
+          })),
+          { profiles: created, linked, candidates: byBlock, keyCounts, constraints: await constraintsAmong(tx, [...created.keys()]), blocked: options.blocked },
+          options.matching,
+          randomUUID,
+        );
+        const placedProfiles = new Set([...holders.map((h) => h.profile_id), ...candidates.map((c) => c.profile_id)]);
+        if (run !== null) keepProfileIds(plan, fresh, existingByKey, placedProfiles);
+        for (const r of fresh) results.push({ source: r.source, sourceId: r.sourceId, profileId: plan.profileOf.get(r.key) ?? '', stale: false });
+        // Candidates the plan leaves alone stay unlocked (most of them): locking is a write per row.
+        const touched = new Set([...existing.map((e) => e.profile_id), ...plan.profileOf.values(), ...plan.merges.flatMap((m) => [m.survivor, m.merged]), ...plan.review.flatMap((p) => [p.a, p.b])]);
+        return (await lockLive(tx, [...touched].filter((id) => created.has(id)))) ? { existingByKey, results, fresh, plan } : null;
+      };
+      let round = null;
+      for (let n = 0; n < MAX_LOCK_ROUNDS && !round; n += 1) round = await planRound();
+      if (!round) throw new HubError('STORE_UNAVAILABLE', 'profiles kept merging under this batch; will retry');
+      const { existingByKey, results, fresh, plan } = round;
       const { newProfiles, merges } = plan;
 
       if (newProfiles.length > 0) {

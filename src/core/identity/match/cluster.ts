@@ -153,24 +153,29 @@ export function planBatch(batch: readonly BatchRecord[], view: StoreView, settin
 
   /**
    * The records worth scoring against one: those filed under its usable keys (stored, or earlier in
-   * the batch), the ones sharing the most keys first, at most candidatesPerRecord. A key is usable
+   * the batch), the ones sharing the most keys first (then the rarest keys), at most
+   * candidatesPerRecord. A key is usable
    * while at most candidatesPerKey records are filed under it; the store reads the same way
    * (profile.store.ts), so the cost of a record does not grow with the store.
    */
   function candidatesOf(r: BatchRecord): { node: string; features: MatchFeatures | null }[] {
-    const found = new Map<string, { node: string; features: MatchFeatures | null; shared: number }>();
-    const add = (key: string, node: string, features: MatchFeatures | null) => {
+    const found = new Map<string, { node: string; features: MatchFeatures | null; shared: number; rarity: number }>();
+    const add = (key: string, node: string, features: MatchFeatures | null, filed: number) => {
       const seen = found.get(key);
-      if (seen) seen.shared += 1;
-      else found.set(key, { node, features, shared: 1 });
+      if (seen) {
+        seen.shared += 1;
+        seen.rarity += 1 / filed;
+      } else found.set(key, { node, features, shared: 1, rarity: 1 / filed });
     };
     for (const block of r.blockingKeys) {
-      if ((view.keyCounts.get(block) ?? 0) + (filedInBatch.get(block) ?? 0) > settings.candidatesPerKey) continue;
-      for (const known of view.candidates.get(block) ?? []) add(known.key, `p:${known.profileId}`, known.features);
-      for (const earlier of seenByBlock.get(block) ?? []) if (earlier !== r) add(earlier.key, `r:${earlier.key}`, earlier.features);
+      // At least one: a record filed since the store counted is still a record under the key.
+      const filed = Math.max(1, (view.keyCounts.get(block) ?? 0) + (filedInBatch.get(block) ?? 0));
+      if (filed > settings.candidatesPerKey) continue;
+      for (const known of view.candidates.get(block) ?? []) add(known.key, `p:${known.profileId}`, known.features, filed);
+      for (const earlier of seenByBlock.get(block) ?? []) if (earlier !== r) add(earlier.key, `r:${earlier.key}`, earlier.features, filed);
     }
     return [...found.entries()]
-      .sort(([ka, a], [kb, b]) => b.shared - a.shared || (ka < kb ? -1 : ka > kb ? 1 : 0))
+      .sort(([ka, a], [kb, b]) => b.shared - a.shared || b.rarity - a.rarity || (ka < kb ? -1 : ka > kb ? 1 : 0))
       .slice(0, settings.candidatesPerRecord)
       .map(([, c]) => c);
   }

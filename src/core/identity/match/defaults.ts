@@ -29,7 +29,7 @@ export const DEFAULT_MATCHING = {
   minAgreements: 3,
   conflict: -8,
   candidatesPerKey: 20,
-  candidatesPerRecord: 16,
+  candidatesPerRecord: 6,
   reviewPairsPerRecord: 3,
 };
 
