@@ -235,6 +235,16 @@ export const HubConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    reports: Type.Object(
+      {
+        foldEveryMs: Type.Integer({
+          minimum: 100,
+          default: 10000,
+          description: 'how often each hub process folds the changed profiles into the report rollups; a report request also folds first, so this only keeps that fold small',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     metrics: Type.Object(
       {
         requireKey: Type.Boolean({ default: false, description: 'GET /metrics asks for an API key (any valid key, whatever its scopes); default: public, as scrapers usually carry no token' }),

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { HubConfig } from '../config/config.schema.js';
 import type { Db } from '../store/db.js';
 import { HubError } from '../errors.js';
+import { every } from '../every.js';
 import { runScheduledAlerts } from './alerts.js';
 import { createDeliveries } from './delivery.js';
 import { relayOnce } from './relay.js';
@@ -24,29 +25,6 @@ export type EventsRuntimeDeps = {
   prefix: string;
   log: Logger;
 };
-
-/** Runs `fn` every `everyMs` (after each run ends) until stopped; a failed run is logged and the loop goes on. */
-function every(everyMs: number, fn: () => Promise<unknown>, onError: (err: unknown) => void) {
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  const tick = () => {
-    running = fn()
-      .then(() => undefined, onError)
-      .finally(() => {
-        running = undefined;
-        if (!stopped) timer = setTimeout(tick, everyMs);
-      });
-  };
-  timer = setTimeout(tick, 0);
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
-  };
-}
 
 /** Outbound events: the subscription store, the relay from the outbox, deliveries and scheduled alerts. */
 export function createEventsRuntime(deps: EventsRuntimeDeps) {
