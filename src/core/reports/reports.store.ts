@@ -338,11 +338,12 @@ export function createReportsStore(db: Db) {
       await db.query<{ new: number; returning: number }>(
         `SELECT (SELECT count(*) FROM report_profiles WHERE first_at >= $1::timestamptz AND first_at < $2::timestamptz)::int AS new,
                 (SELECT count(*) FROM (
-                   SELECT profile_id FROM report_profile_days WHERE day >= $3::timestamptz AND day < $4::timestamptz
+                   SELECT profile_id FROM report_profile_days WHERE day >= $3::timestamptz AND day < $4::timestamptz AND first_at < $1::timestamptz
                    UNION
-                   SELECT profile_id FROM records
-                    WHERE kind = 'interaction' AND ((occurred_at >= $1::timestamptz AND occurred_at < $3::timestamptz) OR (occurred_at >= $4::timestamptz AND occurred_at < $2::timestamptz))
-                 ) active JOIN report_profiles p USING (profile_id) WHERE p.first_at < $1::timestamptz)::int AS returning`,
+                   SELECT r.profile_id FROM records r JOIN report_profiles p ON p.profile_id = r.profile_id
+                    WHERE r.kind = 'interaction' AND p.first_at < $1::timestamptz
+                      AND ((r.occurred_at >= $1::timestamptz AND r.occurred_at < $3::timestamptz) OR (r.occurred_at >= $4::timestamptz AND r.occurred_at < $2::timestamptz))
+                 ) active)::int AS returning`,
         [d.from, d.to, d.firstDay, d.endDay],
       )
     ).rows[0];

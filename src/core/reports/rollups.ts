@@ -13,8 +13,11 @@ import type { Db, Sql } from '../store/db.js';
  * (forgetProfiles, in its transaction).
  */
 
-/** Serializes folds, across processes, with erasures' removals. */
-const FOLD_LOCK = 7_312_040_010;
+/**
+ * Serializes folds, across processes, with erasures' removals: an advisory lock per schema (one
+ * database may hold several hubs' schemas, as the tests' do), in a key space of its own.
+ */
+const FOLD_LOCK = `pg_advisory_xact_lock(731204010, hashtext(current_schema()))`;
 /** Profiles folded per transaction: the lock is held per page, so an erasure waits for one page at most. */
 const PAGE = 5000;
 export const GRAINS = ['day', 'week', 'month'] as const;
@@ -34,88 +37,105 @@ const only = (ids: readonly string[]): Scope => ({ filter: (column) => `${column
 const FACT_TABLES = ['report_profiles', 'report_profile_sources', 'report_profile_days', 'report_profile_values'] as const;
 const SUM_TABLES = ['report_totals', 'report_sources', 'report_days', 'report_periods'] as const;
 
-/** Adds (sign 1) or takes away (sign -1) the stored facts of the scope's profiles to or from the sums. */
-async function contribute(tx: Sql, scope: Scope, sign: 1 | -1): Promise<void> {
-  const where = scope.filter;
-  const s = `$${scope.params.length + 1}::int`;
-  const params = [...scope.params, sign];
-  await tx.query(
-    `INSERT INTO report_totals (name, value)
-     SELECT CASE WHEN live THEN 'profiles.live' ELSE 'profiles.merged' END, ${s} * count(*) FROM report_profiles WHERE ${where('profile_id')} GROUP BY 1
-     ON CONFLICT (name) DO UPDATE SET value = report_totals.value + excluded.value`,
-    params,
-  );
-  // A record of a source is a duplicate when its profile also holds records of another source.
-  await tx.query(
-    `INSERT INTO report_sources (source, records, contacts, profiles, duplicates)
-     SELECT source, ${s} * sum(records), ${s} * sum(contacts), ${s} * count(*), ${s} * COALESCE(sum(records) FILTER (WHERE held > 1), 0)
-       FROM (SELECT source, records, contacts, count(*) OVER (PARTITION BY profile_id) AS held FROM report_profile_sources WHERE ${where('profile_id')}) x
-      GROUP BY source
-     ON CONFLICT (source) DO UPDATE SET records = report_sources.records + excluded.records, contacts = report_sources.contacts + excluded.contacts,
-       profiles = report_sources.profiles + excluded.profiles, duplicates = report_sources.duplicates + excluded.duplicates`,
-    params,
-  );
-  await tx.query(
-    `INSERT INTO report_days (day, channel, currency, interactions, amount, amounts)
-     SELECT day, channel, currency, ${s} * sum(interactions), ${s} * sum(amount), ${s} * sum(amounts) FROM report_profile_days WHERE ${where('profile_id')} GROUP BY 1, 2, 3
-     ON CONFLICT (day, channel, currency) DO UPDATE SET interactions = report_days.interactions + excluded.interactions,
-       amount = report_days.amount + excluded.amount, amounts = report_days.amounts + excluded.amounts`,
-    params,
-  );
-  // Per grain: a profile is new in the period of its first record, and active once in each period
-  // it has an interaction in (active_new: that period is also its first).
-  await tx.query(
-    `WITH g AS (SELECT unnest($${params.length + 1}::text[]) AS grain)
+const GRAIN_ROWS = `(SELECT unnest(ARRAY[${GRAINS.map((g) => `'${g}'`).join(', ')}]) AS grain) g`;
+
+/**
+ * The CTEs that move the sums by `sign` times some fact rows: `profiles` (live, first_at), `days`
+ * and `sources` name CTEs that yield rows of report_profiles, report_profile_days and
+ * report_profile_sources (the rows a statement deleted, or inserted). Ends with the statement's
+ * last part, so it closes a WITH.
+ */
+function moveSums(sign: 1 | -1, from: { profiles: string; days: string; sources: string }): string {
+  return `
+     sum_totals AS (
+       INSERT INTO report_totals (name, value)
+       SELECT CASE WHEN live THEN 'profiles.live' ELSE 'profiles.merged' END, ${sign} * count(*) FROM ${from.profiles} GROUP BY 1
+       ON CONFLICT (name) DO UPDATE SET value = report_totals.value + excluded.value),
+     -- A record of a source is a duplicate when its profile also holds records of another source.
+     sum_sources AS (
+       INSERT INTO report_sources (source, records, contacts, profiles, duplicates)
+       SELECT source, ${sign} * sum(records), ${sign} * sum(contacts), ${sign} * count(*), ${sign} * COALESCE(sum(records) FILTER (WHERE held > 1), 0)
+         FROM (SELECT source, records, contacts, count(*) OVER (PARTITION BY profile_id) AS held FROM ${from.sources}) x
+        GROUP BY source
+       ON CONFLICT (source) DO UPDATE SET records = report_sources.records + excluded.records, contacts = report_sources.contacts + excluded.contacts,
+         profiles = report_sources.profiles + excluded.profiles, duplicates = report_sources.duplicates + excluded.duplicates),
+     sum_days AS (
+       INSERT INTO report_days (day, channel, currency, interactions, amount, amounts)
+       SELECT day, channel, currency, ${sign} * sum(interactions), ${sign} * sum(amount), ${sign} * sum(amounts) FROM ${from.days} GROUP BY 1, 2, 3
+       ON CONFLICT (day, channel, currency) DO UPDATE SET interactions = report_days.interactions + excluded.interactions,
+         amount = report_days.amount + excluded.amount, amounts = report_days.amounts + excluded.amounts)
+     -- Per grain: a profile is new in the period of its first record, and active once in each period
+     -- it has an interaction in (active_new: that period is also its first).
      INSERT INTO report_periods (grain, period, new, active, active_new)
-     SELECT grain, period, ${s} * sum(new), ${s} * sum(active), ${s} * sum(active_new) FROM (
+     SELECT grain, period, ${sign} * sum(new), ${sign} * sum(active), ${sign} * sum(active_new) FROM (
        SELECT g.grain, date_trunc(g.grain, p.first_at, 'UTC') AS period, 1 AS new, 0 AS active, 0 AS active_new
-         FROM report_profiles p CROSS JOIN g WHERE ${where('p.profile_id')} AND p.first_at IS NOT NULL
+         FROM ${from.profiles} p CROSS JOIN ${GRAIN_ROWS} WHERE p.first_at IS NOT NULL
        UNION ALL
-       SELECT a.grain, a.period, 0, 1, (a.period = date_trunc(a.grain, p.first_at, 'UTC'))::int
-         FROM (SELECT DISTINCT d.profile_id, g.grain, date_trunc(g.grain, d.day, 'UTC') AS period
-                 FROM report_profile_days d CROSS JOIN g WHERE ${where('d.profile_id')}) a
-         JOIN report_profiles p ON p.profile_id = a.profile_id) x
+       SELECT grain, period, 0, 1, is_new FROM (
+         SELECT DISTINCT d.profile_id, g.grain, date_trunc(g.grain, d.day, 'UTC') AS period,
+                (date_trunc(g.grain, d.day, 'UTC') = date_trunc(g.grain, d.first_at, 'UTC'))::int AS is_new
+           FROM ${from.days} d CROSS JOIN ${GRAIN_ROWS}) a) x
       GROUP BY 1, 2
      ON CONFLICT (grain, period) DO UPDATE SET new = report_periods.new + excluded.new, active = report_periods.active + excluded.active,
-       active_new = report_periods.active_new + excluded.active_new`,
-    [...params, GRAINS],
+       active_new = report_periods.active_new + excluded.active_new`;
+}
+
+/** Deletes the facts of the scope's profiles and takes them out of the sums, in one statement. */
+async function retire(tx: Sql, scope: Scope): Promise<void> {
+  const where = scope.filter('profile_id');
+  await tx.query(
+    `WITH old_profiles AS (DELETE FROM report_profiles WHERE ${where} RETURNING live, first_at),
+     old_days AS (DELETE FROM report_profile_days WHERE ${where} RETURNING *),
+     old_sources AS (DELETE FROM report_profile_sources WHERE ${where} RETURNING *),
+     old_values AS (DELETE FROM report_profile_values WHERE ${where}),
+     ${moveSums(-1, { profiles: 'old_profiles', days: 'old_days', sources: 'old_sources' })}`,
+    scope.params,
   );
 }
 
-/** Derives the facts of the scope's profiles from their records and profile rows, in one snapshot. */
+/**
+ * Derives the facts of the scope's profiles from their records and profile rows and adds them to
+ * the sums, in one statement (one snapshot of the records).
+ */
 async function derive(tx: Sql, scope: Scope): Promise<void> {
   const where = scope.filter;
   await tx.query(
     `WITH r AS MATERIALIZED (
        SELECT profile_id, source, kind, occurred_at, interaction->>'channel' AS channel, interaction->>'currency' AS currency, ${AMOUNT} AS amount
          FROM records WHERE ${where('profile_id')}),
-     p AS (
+     f AS MATERIALIZED (
+       SELECT profile_id, min(occurred_at) AS first_at, max(occurred_at) FILTER (WHERE kind = 'interaction') AS last_at FROM r GROUP BY profile_id),
+     new_profiles AS (
        INSERT INTO report_profiles (profile_id, live, first_at, last_interaction_at)
        SELECT pr.id, pr.merged_into IS NULL, f.first_at, f.last_at
-         FROM profiles pr
-         LEFT JOIN (SELECT profile_id, min(occurred_at) AS first_at, max(occurred_at) FILTER (WHERE kind = 'interaction') AS last_at FROM r GROUP BY profile_id) f
-           ON f.profile_id = pr.id
-        WHERE ${where('pr.id')}),
-     s AS (
+         FROM profiles pr LEFT JOIN f ON f.profile_id = pr.id
+        WHERE ${where('pr.id')}
+        ORDER BY 1
+       RETURNING live, first_at),
+     new_sources AS (
        INSERT INTO report_profile_sources (profile_id, source, records, contacts)
-       SELECT profile_id, source, count(*), count(*) FILTER (WHERE kind = 'contact') FROM r GROUP BY 1, 2),
-     d AS (
-       INSERT INTO report_profile_days (profile_id, day, channel, currency, interactions, amount, amounts)
-       SELECT profile_id, date_trunc('day', occurred_at, 'UTC'), COALESCE(channel, ''), COALESCE(currency, '${NO_CURRENCY}'), count(*), COALESCE(sum(amount), 0), count(amount)
-         FROM r WHERE kind = 'interaction' GROUP BY 1, 2, 3, 4)
+       SELECT profile_id, source, count(*), count(*) FILTER (WHERE kind = 'contact') FROM r GROUP BY 1, 2 ORDER BY 1, 2
+       RETURNING *),
+     new_days AS (
+       INSERT INTO report_profile_days (profile_id, day, channel, currency, interactions, amount, amounts, first_at)
+       SELECT i.profile_id, i.day, i.channel, i.currency, i.n, i.amount, i.amounts, f.first_at
+         FROM (SELECT profile_id, date_trunc('day', occurred_at, 'UTC') AS day, COALESCE(channel, '') AS channel, COALESCE(currency, '${NO_CURRENCY}') AS currency,
+                      count(*) AS n, COALESCE(sum(amount), 0) AS amount, count(amount) AS amounts
+                 FROM r WHERE kind = 'interaction' GROUP BY 1, 2, 3, 4) i
+         JOIN f ON f.profile_id = i.profile_id
+        ORDER BY 1, 2, 3, 4
+       RETURNING *),
      -- Value follows the profile's totalAmount rule: per currency, the most settled stage reported.
-     INSERT INTO report_profile_values (profile_id, currency, value, stage)
-     SELECT profile_id, COALESCE(currency, '${NO_CURRENCY}'),
-            COALESCE(sum(amount) FILTER (WHERE channel = 'payment'), sum(amount) FILTER (WHERE channel = 'invoice'), sum(amount) FILTER (WHERE channel = 'order')),
-            CASE WHEN bool_or(channel = 'payment') THEN 'payment' WHEN bool_or(channel = 'invoice') THEN 'invoice' ELSE 'order' END
-       FROM r WHERE kind = 'interaction' AND channel IN ('order', 'invoice', 'payment') AND amount IS NOT NULL
-      GROUP BY 1, 2`,
+     new_values AS (
+       INSERT INTO report_profile_values (profile_id, currency, value, stage)
+       SELECT profile_id, COALESCE(currency, '${NO_CURRENCY}'),
+              COALESCE(sum(amount) FILTER (WHERE channel = 'payment'), sum(amount) FILTER (WHERE channel = 'invoice'), sum(amount) FILTER (WHERE channel = 'order')),
+              CASE WHEN bool_or(channel = 'payment') THEN 'payment' WHEN bool_or(channel = 'invoice') THEN 'invoice' ELSE 'order' END
+         FROM r WHERE kind = 'interaction' AND channel IN ('order', 'invoice', 'payment') AND amount IS NOT NULL
+        GROUP BY 1, 2 ORDER BY 1, 2),
+     ${moveSums(1, { profiles: 'new_profiles', days: 'new_days', sources: 'new_sources' })}`,
     scope.params,
   );
-}
-
-async function removeFacts(tx: Sql, scope: Scope): Promise<void> {
-  for (const table of FACT_TABLES) await tx.query(`DELETE FROM ${table} WHERE ${scope.filter('profile_id')}`, scope.params);
 }
 
 /** Sums that fell to zero are rows of nothing: a source, day or period no record is in any more. */
@@ -126,7 +146,7 @@ async function sweepZeros(tx: Sql): Promise<void> {
 }
 
 async function lock(tx: Sql): Promise<void> {
-  await tx.query('SELECT pg_advisory_xact_lock($1)', [FOLD_LOCK]);
+  await tx.query(`SELECT ${FOLD_LOCK}`);
 }
 
 /**
@@ -136,8 +156,7 @@ async function lock(tx: Sql): Promise<void> {
 export async function forgetProfiles(tx: Sql, profileIds: readonly string[]): Promise<void> {
   if (profileIds.length === 0) return;
   await lock(tx);
-  await contribute(tx, only(profileIds), -1);
-  await removeFacts(tx, only(profileIds));
+  await retire(tx, only(profileIds));
   await sweepZeros(tx);
 }
 
@@ -146,7 +165,7 @@ export async function forgetProfiles(tx: Sql, profileIds: readonly string[]): Pr
  * seeds). One statement, so it also works outside a transaction; it waits for a running fold.
  */
 export async function invalidateRollups(sql: Sql): Promise<void> {
-  await sql.query('WITH locked AS (SELECT pg_advisory_xact_lock($1)) UPDATE report_state SET folded_from = NULL FROM locked', [FOLD_LOCK]);
+  await sql.query(`WITH locked AS (SELECT ${FOLD_LOCK}) UPDATE report_state SET folded_from = NULL FROM locked`);
 }
 
 export type FoldResult = { rebuilt: boolean; profiles: number };
@@ -180,8 +199,21 @@ export function createReportRollups(db: Db) {
       const state = (await tx.query<{ folded_from: Date | null }>('SELECT folded_from FROM report_state')).rows[0];
       if (state && state.folded_from !== null) return false;
       await tx.query(`TRUNCATE ${[...FACT_TABLES, ...SUM_TABLES].join(', ')}`);
+      // Millions of rows at once: aggregate in memory, and build each secondary index once at the
+      // end (from the catalog, so they come back exactly as migrated) instead of growing it row by row.
+      await tx.query(`SET LOCAL work_mem = '256MB'`);
+      await tx.query(`SET LOCAL maintenance_work_mem = '256MB'`);
+      const indexes = (
+        await tx.query<{ name: string; def: string }>(
+          `SELECT i.indexname AS name, i.indexdef AS def FROM pg_indexes i
+            WHERE i.schemaname = current_schema() AND i.tablename = ANY($1::text[])
+              AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = format('%I.%I', i.schemaname, i.indexname)::regclass)`,
+          [FACT_TABLES],
+        )
+      ).rows;
+      for (const index of indexes) await tx.query(`DROP INDEX ${index.name}`);
       await derive(tx, EVERYONE);
-      await contribute(tx, EVERYONE, 1);
+      for (const index of indexes) await tx.query(index.def);
       await tx.query('INSERT INTO report_state (id, folded_from, folded_at) VALUES (true, $1::timestamptz, now()) ON CONFLICT (id) DO UPDATE SET folded_from = excluded.folded_from, folded_at = excluded.folded_at', [bound]);
       return true;
     });
@@ -190,10 +222,8 @@ export function createReportRollups(db: Db) {
   async function foldPage(ids: readonly string[]): Promise<void> {
     await db.transaction(async (tx) => {
       await lock(tx);
-      await contribute(tx, only(ids), -1);
-      await removeFacts(tx, only(ids));
+      await retire(tx, only(ids));
       await derive(tx, only(ids));
-      await contribute(tx, only(ids), 1);
       await sweepZeros(tx);
     });
   }
@@ -204,7 +234,12 @@ export function createReportRollups(db: Db) {
     const state = (await db.query<{ folded_from: string | null }>('SELECT folded_from::text AS folded_from FROM report_state')).rows[0];
     const start = state?.folded_from ?? null;
     // Null: a rebuild, unless another process did it between the read and the lock (then read again).
-    if (start === null) return (await rebuild(bound)) ? { rebuilt: true, profiles: 0 } : foldOnce();
+    if (start === null) {
+      if (!(await rebuild(bound))) return foldOnce();
+      // As autovacuum would after a bulk load: statistics for the planner, a visibility map for index-only scans.
+      await db.query(`VACUUM (ANALYZE) ${[...FACT_TABLES, ...SUM_TABLES].join(', ')}`);
+      return { rebuilt: true, profiles: 0 };
+    }
     let after: [string, string] | null = null;
     let profiles = 0;
     for (;;) {

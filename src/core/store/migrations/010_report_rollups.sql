@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS report_profile_sources (
 );
 
 -- Per profile, UTC day, channel ('' when the record named none) and currency ('XXX' when none):
--- its interactions, the sum of their numeric amounts and how many had one.
+-- its interactions, the sum of their numeric amounts and how many had one; and the profile's
+-- first record again, so that who returned in a range of days is read from one index.
 CREATE TABLE IF NOT EXISTS report_profile_days (
   profile_id uuid NOT NULL,
   day timestamptz NOT NULL,
@@ -46,10 +47,11 @@ CREATE TABLE IF NOT EXISTS report_profile_days (
   interactions integer NOT NULL,
   amount numeric NOT NULL,
   amounts integer NOT NULL,
+  first_at timestamptz NOT NULL,
   PRIMARY KEY (profile_id, day, channel, currency)
 );
--- Who was active in a range of days (new vs returning at the edges of a range).
-CREATE INDEX IF NOT EXISTS report_profile_days_day ON report_profile_days (day, profile_id);
+-- Who was active in a range of days, and since when (new vs returning at the edges of a range).
+CREATE INDEX IF NOT EXISTS report_profile_days_day ON report_profile_days (day) INCLUDE (profile_id, first_at);
 
 -- Per profile and currency: its value (the most settled stage of its sales) for customers by value.
 CREATE TABLE IF NOT EXISTS report_profile_values (
