@@ -329,14 +329,16 @@ export function createReportsStore(db: Db) {
 
   /**
    * New and returning profiles in the part [x, y) of one period: new = first record in it;
-   * returning = first record before x and an interaction in it. Whole days from the rollup, the
-   * parts of days at the ends from the records.
+   * returning = first record before x and an interaction in it. Whole days from the rollups, the
+   * parts of days at the ends from the profiles' first records and from the records.
    */
   async function segment(x: number, y: number, interval: Interval): Promise<NewReturningRow> {
     const d = days(x, y);
     const row = (
       await db.query<{ new: number; returning: number }>(
-        `SELECT (SELECT count(*) FROM report_profiles WHERE first_at >= $1::timestamptz AND first_at < $2::timestamptz)::int AS new,
+        `SELECT ((SELECT COALESCE(sum(new), 0) FROM report_periods WHERE grain = 'day' AND period >= $3::timestamptz AND period < $4::timestamptz)
+                 + (SELECT count(*) FROM report_profiles
+                     WHERE (first_at >= $1::timestamptz AND first_at < $3::timestamptz) OR (first_at >= $4::timestamptz AND first_at < $2::timestamptz)))::int AS new,
                 (SELECT count(*) FROM (
                    SELECT profile_id FROM report_profile_days WHERE day >= $3::timestamptz AND day < $4::timestamptz AND first_at < $1::timestamptz
                    UNION

@@ -168,7 +168,11 @@ export async function invalidateRollups(sql: Sql): Promise<void> {
   await sql.query(`WITH locked AS (SELECT ${FOLD_LOCK}) UPDATE report_state SET folded_from = NULL FROM locked`);
 }
 
-export type FoldResult = { rebuilt: boolean; profiles: number };
+/**
+ * What a fold did; `until`: every change stamped before it is in the rollups (null when a rebuild
+ * was asked for meanwhile).
+ */
+export type FoldResult = { rebuilt: boolean; profiles: number; until: string | null };
 
 export function createReportRollups(db: Db) {
   /**
@@ -238,7 +242,7 @@ export function createReportRollups(db: Db) {
       if (!(await rebuild(bound))) return foldOnce();
       // As autovacuum would after a bulk load: statistics for the planner, a visibility map for index-only scans.
       await db.query(`VACUUM (ANALYZE) ${[...FACT_TABLES, ...SUM_TABLES].join(', ')}`);
-      return { rebuilt: true, profiles: 0 };
+      return { rebuilt: true, profiles: 0, until: bound };
     }
     let after: [string, string] | null = null;
     let profiles = 0;
@@ -262,12 +266,18 @@ export function createReportRollups(db: Db) {
       after = [last.at, last.id];
       if (rows.length < PAGE) break;
     }
-    await db.transaction(async (tx) => {
+    const until = await db.transaction(async (tx) => {
       await lock(tx);
       // A rebuild asked for meanwhile (folded_from set to null) stays asked for.
-      await tx.query('UPDATE report_state SET folded_from = GREATEST(folded_from, $1::timestamptz), folded_at = now() WHERE folded_from IS NOT NULL', [bound]);
+      const row = (
+        await tx.query<{ until: string }>(
+          'UPDATE report_state SET folded_from = GREATEST(folded_from, $1::timestamptz), folded_at = now() WHERE folded_from IS NOT NULL RETURNING folded_from::text AS until',
+          [bound],
+        )
+      ).rows[0];
+      return row?.until ?? null;
     });
-    return { rebuilt: false, profiles };
+    return { rebuilt: false, profiles, until };
   }
 
   let running: Promise<FoldResult> | null = null;
