@@ -13,6 +13,7 @@ import { resolveOptions } from '../../src/core/identity/resolve-options.js';
 import { reresolveAll } from '../../src/core/identity/reresolve.js';
 import { createReportsStore, type Interval, type ReportsStore } from '../../src/core/reports/reports.store.js';
 import { invalidateRollups } from '../../src/core/reports/rollups.js';
+import { APPLICATION_NAME } from '../../src/core/store/postgres.db.js';
 import type { HubRecord, ReceivedRecord } from '../../src/core/record.schema.js';
 import type { Db } from '../../src/core/store/db.js';
 import { cleanRecord, messyRecords } from '../../bench/match/people.js';
@@ -231,12 +232,18 @@ describe.each(STORES)('report rollups on %s', (kind) => {
   });
 
   it.runIf(kind === 'postgres')('fold in a write that began before a fold and committed after it', async () => {
+    await ingest(db, true, input(3).slice(0, 5).map((r) => ({ ...r, sourceId: `late-${r.sourceId}` })));
     await reports.fold();
     const before = await reports.overview();
     const profile = (await db.query<{ id: string }>('SELECT id FROM profiles WHERE merged_into IS NULL ORDER BY id LIMIT 1')).rows[0]?.id;
-    const client = new pg.Client({ connectionString: DATABASE_URL, options: `-c search_path=${testDb.schema}` });
+    // A write of the hub's (its connections say so), and a long read of someone else's.
+    const client = new pg.Client({ connectionString: DATABASE_URL, application_name: APPLICATION_NAME, options: `-c search_path=${testDb.schema}` });
+    const reader = new pg.Client({ connectionString: DATABASE_URL, application_name: 'psql' });
     await client.connect();
+    await reader.connect();
     try {
+      await reader.query('BEGIN');
+      const readerStart = (await reader.query<{ at: string }>('SELECT now()::text AS at')).rows[0]?.at;
       // As the resolver does: the record and the profile's updated_at = now(), the transaction's start.
       await client.query('BEGIN');
       await client.query(
@@ -250,8 +257,13 @@ describe.each(STORES)('report rollups on %s', (kind) => {
       await reports.fold();
       expect((await reports.overview()).records.total).toBe(before.records.total);
       await client.query('COMMIT');
+      // The reader's transaction, older than the writer's, held nothing back.
+      await reports.fold();
+      const state = (await db.query<{ later: boolean }>('SELECT folded_from > $1::timestamptz AS later FROM report_state', [readerStart])).rows[0];
+      expect(state?.later).toBe(true);
     } finally {
       await client.end();
+      await reader.end();
     }
     const after = await reports.overview();
     expect(after.records.total).toBe(before.records.total + 1);

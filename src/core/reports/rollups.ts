@@ -1,4 +1,5 @@
 import type { Db, Sql } from '../store/db.js';
+import { APPLICATION_NAME } from '../store/postgres.db.js';
 
 /**
  * The rollups of migration 010, kept outside the ingest transaction. Per profile, facts derived
@@ -169,27 +170,28 @@ export async function invalidateRollups(sql: Sql): Promise<void> {
 }
 
 /**
- * What a fold did; `until`: every change stamped before it is in the rollups (null when a rebuild
+ * What a fold did. `to`: it read the profiles changed up to this time. `until`: every change stamped
+ * before it is in the rollups, even one still uncommitted when the fold read (null when a rebuild
  * was asked for meanwhile).
  */
-export type FoldResult = { rebuilt: boolean; profiles: number; until: string | null };
+export type FoldResult = { rebuilt: boolean; profiles: number; to: string; until: string | null };
 
 export function createReportRollups(db: Db) {
   /**
-   * From when it is safe to fold next time: now, or the start of the oldest transaction still open
-   * on this database, whichever is earlier. A transaction open now stamps what it writes with its
-   * start, at or after this time, so the next fold sees it even if it commits after this one reads.
-   * Read before anything else the fold reads. A session idle in a transaction for over a minute
-   * that has written nothing is not waited for: it would hold every later fold back.
+   * From when it is safe to fold next time: now, or the start of the oldest transaction of the
+   * hub's (any process) still open on this database, whichever is earlier. A transaction open now
+   * stamps what it writes with its start, at or after this time, so the next fold sees it even if
+   * it commits after this one reads. Read before anything else the fold reads. Other clients' long
+   * transactions (a pg_dump, a report in psql) write no profiles and are not waited for.
    */
   async function safeBound(): Promise<{ bound: string; now: string }> {
     const row = (
       await db.query<{ bound: string; now: string }>(
         `SELECT LEAST(clock_timestamp(), (
                   SELECT min(xact_start) FROM pg_stat_activity
-                   WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL
-                     AND (backend_xid IS NOT NULL OR state_change > clock_timestamp() - interval '1 minute')))::text AS bound,
+                   WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL AND application_name = $1))::text AS bound,
                 clock_timestamp()::text AS now`,
+        [APPLICATION_NAME],
       )
     ).rows[0];
     if (!row) throw new Error('the store did not tell the time');
@@ -242,7 +244,7 @@ export function createReportRollups(db: Db) {
       if (!(await rebuild(bound))) return foldOnce();
       // As autovacuum would after a bulk load: statistics for the planner, a visibility map for index-only scans.
       await db.query(`VACUUM (ANALYZE) ${[...FACT_TABLES, ...SUM_TABLES].join(', ')}`);
-      return { rebuilt: true, profiles: 0, until: bound };
+      return { rebuilt: true, profiles: 0, to: now, until: bound };
     }
     let after: [string, string] | null = null;
     let profiles = 0;
@@ -277,7 +279,7 @@ export function createReportRollups(db: Db) {
       ).rows[0];
       return row?.until ?? null;
     });
-    return { rebuilt: false, profiles, until };
+    return { rebuilt: false, profiles, to: now, until };
   }
 
   let running: Promise<FoldResult> | null = null;
