@@ -3,13 +3,15 @@
 // Seeds a fresh schema (dropped at the end unless --keep), or reuses one given with --schema.
 // Prints the time of the first fold (a rebuild of the report rollups), the median of --runs runs per
 // report after one warm-up run (each report folds first; nothing changes between runs), and the
-// time to fold 1,000 and 10,000 changed profiles. It never fails on time.
+// time to fold 1,000 and 10,000 changed profiles, and the scheduled inactive alert check. It never
+// fails on time.
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { migrate } from '../src/core/store/migrate.js';
 import { createPostgresDb } from '../src/core/store/postgres.db.js';
 import { createReportsStore } from '../src/core/reports/reports.store.js';
+import { runScheduledAlerts } from '../src/core/events/alerts.js';
 import { DATABASE_URL } from '../test/support/env.js';
 import { seedPeople } from './seed.js';
 import { fmt, median, table } from './stats.js';
@@ -96,6 +98,16 @@ try {
   }
   log(`\nfolding changed profiles into the rollups, ms:`);
   log(table(['profiles', 'ms'], folds));
+
+  // The scheduled inactive alert rule reads the rollups' last interactions: every seeded person is
+  // quiet (their interactions are in 2024), so each check fires its limit of 1,000.
+  const checks: number[] = [];
+  for (let i = 0; i <= runs; i += 1) {
+    const started = performance.now();
+    await runScheduledAlerts(db, [{ name: 'bench-dormant', kind: 'inactive', days: 30 }], reports.fold);
+    checks.push(performance.now() - started);
+  }
+  log(`\ninactive alert check (days 30, 1,000 alerts per check): first ${fmt(checks[0] ?? 0, 0)} ms, then median ${fmt(median(checks.slice(1)), 0)} ms`);
 } finally {
   await db.close();
   if (!args.keep && !args.schema) await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);

@@ -35,6 +35,8 @@ const FILLED_MIGRATIONS = new Set([
   '009_reresolution.sql',
   // Report rollups: derived by the first fold after the seed, which invalidateRollups makes a rebuild.
   '010_report_rollups.sql',
+  // The inactive alert rule's cursors start empty.
+  '011_alert_cursors.sql',
 ]);
 
 type Seeded = { record: HubRecord; profileId: string; at: string };

@@ -128,7 +128,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
         })
       : null;
 
-    const events = createEventsRuntime({ db, config, redis: apiRedis, workerRedis, prefix: options.prefix, log });
+    const events = createEventsRuntime({ db, config, redis: apiRedis, workerRedis, prefix: options.prefix, log, fold: reports.fold });
     const { webhookDeliveries } = PLANNED_GAUGES;
     metrics.addGauge(webhookDeliveries.name, webhookDeliveries.help, webhookDeliveries.labelNames, async () =>
       (await events.store.deliveryCounts()).map((c) => ({ labels: { status: c.status }, value: c.count })),

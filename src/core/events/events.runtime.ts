@@ -5,7 +5,7 @@ import type { HubConfig } from '../config/config.schema.js';
 import type { Db } from '../store/db.js';
 import { HubError } from '../errors.js';
 import { every } from '../every.js';
-import { runScheduledAlerts } from './alerts.js';
+import { runScheduledAlerts, type Fold } from './alerts.js';
 import { createDeliveries } from './delivery.js';
 import { relayOnce } from './relay.js';
 import { createSubscriptionStore } from './subscription.store.js';
@@ -24,6 +24,8 @@ export type EventsRuntimeDeps = {
   workerRedis: Redis | null;
   prefix: string;
   log: Logger;
+  /** Brings the report rollups up to date: the inactive rule reads their last interaction per profile. */
+  fold: Fold;
 };
 
 /** Outbound events: the subscription store, the relay from the outbox, deliveries and scheduled alerts. */
@@ -66,7 +68,7 @@ export function createEventsRuntime(deps: EventsRuntimeDeps) {
         await alertChecks.removeJobScheduler(ALERT_SCHEDULER);
       }
       workers.push(deliveries.startWorker(deps.workerRedis));
-      const alertWorker = new Worker(ALERT_CHECKS_QUEUE, async () => ({ fired: await runScheduledAlerts(db, scheduled) }), { connection: deps.workerRedis, prefix: deps.prefix, concurrency: 1 });
+      const alertWorker = new Worker(ALERT_CHECKS_QUEUE, async () => ({ fired: await runScheduledAlerts(db, scheduled, deps.fold) }), { connection: deps.workerRedis, prefix: deps.prefix, concurrency: 1 });
       alertWorker.on('error', (err) => workerLog.error({ err }, 'alert worker error'));
       alertWorker.on('failed', (_job, err) => workerLog.warn({ err }, 'scheduled alert check failed'));
       workers.push(alertWorker);
