@@ -219,6 +219,10 @@ export const HubConfigSchema = Type.Object(
         disableAfterMs: Type.Integer({ minimum: 100, default: 259200000, description: 'a subscription failing without a break for longer than this is disabled (default 3 days)' }),
         alertCheckEveryMs: Type.Integer({ minimum: 100, default: 60000, description: 'how often the scheduled alert rules (missedCallNoCallback, inactive) run' }),
         keepDeliveriesDays: Type.Number({ exclusiveMinimum: 0, default: 30, description: 'delivered and failed deliveries older than this leave the delivery log' }),
+        allowPrivateUrls: Type.Boolean({
+          default: false,
+          description: 'let subscription URLs point at loopback, private, link-local or reserved addresses (refused by default: the hub must not become a way into its own network)',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -9,6 +9,7 @@ import { runScheduledAlerts, type Fold } from './alerts.js';
 import { createDeliveries } from './delivery.js';
 import { relayOnce } from './relay.js';
 import { createSubscriptionStore } from './subscription.store.js';
+import { createUrlGuard } from './url-guard.js';
 
 export const ALERT_CHECKS_QUEUE = 'alert-checks';
 const ALERT_SCHEDULER = 'scheduled-alerts';
@@ -37,7 +38,8 @@ export function createEventsRuntime(deps: EventsRuntimeDeps) {
     names.add(rule.name);
   }
   const store = createSubscriptionStore(db);
-  const deliveries = createDeliveries({ db, redis: deps.redis, prefix: deps.prefix, options: config.events, log: log.child({ component: 'deliveries' }) });
+  const urls = createUrlGuard({ allowPrivate: config.events.allowPrivateUrls });
+  const deliveries = createDeliveries({ db, redis: deps.redis, prefix: deps.prefix, options: config.events, guard: urls, log: log.child({ component: 'deliveries' }) });
   const alertChecks = new Queue(ALERT_CHECKS_QUEUE, { connection: deps.redis, prefix: deps.prefix });
   alertChecks.on('error', () => undefined);
   const scheduled = config.alerts.filter((r) => r.kind === 'missedCallNoCallback' || r.kind === 'inactive');
@@ -56,6 +58,8 @@ export function createEventsRuntime(deps: EventsRuntimeDeps) {
   return {
     store,
     deliveries,
+    /** Checks subscription URLs against the hub's own network (url-guard.ts). */
+    urls,
     queues: [deliveries.queue, alertChecks],
     /** Starts the relay, the sweep, the delivery worker and the alert schedule (roles all and worker). */
     async start(): Promise<void> {
