@@ -21,7 +21,7 @@ import { APPLICATION_NAME } from '../store/postgres.db.js';
 const FOLD_LOCK = `pg_advisory_xact_lock(731204010, hashtext(current_schema()))`;
 /** Profiles folded per transaction: the lock is held per page, so an erasure waits for one page at most. */
 const PAGE = 5000;
-export const GRAINS = ['day', 'week', 'month'] as const;
+const GRAINS = ['day', 'week', 'month'] as const;
 
 // An amount counts only when it is a JSON number (the record schema says so; old rows are not trusted blindly).
 export const AMOUNT = `CASE WHEN jsonb_typeof(interaction->'amount') = 'number' THEN (interaction->>'amount')::numeric END`;
@@ -262,7 +262,7 @@ export function createReportRollups(db: Db) {
         )
       ).rows;
       if (rows.length === 0) break;
-      await foldPage([...new Set(rows.map((r) => r.id))]);
+      await foldPage(rows.map((r) => r.id));
       profiles += rows.length;
       const last = rows[rows.length - 1] as { id: string; at: string };
       after = [last.at, last.id];
