@@ -21,6 +21,7 @@ import { Job, Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { migrate } from '../src/core/store/migrate.js';
+import { createReportsStore } from '../src/core/reports/reports.store.js';
 import { createPostgresDb } from '../src/core/store/postgres.db.js';
 import type { IngestJobData } from '../src/core/pipeline/ingest.queue.js';
 import { DATABASE_URL, REDIS_URL } from '../test/support/env.js';
@@ -282,6 +283,13 @@ async function seededStore(label: string, people: number): Promise<Store> {
     });
   } finally {
     await client.end();
+  }
+  // Build the report rollups now: the hubs' first fold would otherwise rebuild them during the measurement.
+  const folding = createPostgresDb({ connectionString: DATABASE_URL, schema: store.schema ?? '', max: 1 });
+  try {
+    await createReportsStore(folding).fold();
+  } finally {
+    await folding.close();
   }
   return store;
 }

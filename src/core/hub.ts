@@ -25,6 +25,7 @@ import { createErasureGuard } from './erasure/erasure.guard.js';
 import { createQueueScrubber } from './erasure/erasure.queues.js';
 import { createErasureService } from './erasure/erasure.service.js';
 import { createEventsRuntime, type EventsRuntime } from './events/events.runtime.js';
+import { every } from './every.js';
 
 export type Role = 'all' | 'api' | 'worker';
 export const ROLES: readonly Role[] = ['all', 'api', 'worker'];
@@ -83,6 +84,8 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     throw err;
   }
   const { ingest, connectors, connectorWorkers, worker, events, app } = parts;
+  // The report rollups follow the store in the background, so that a report request has little to fold.
+  const reportFolds = every(config.reports.foldEveryMs, () => reports.fold(), (err) => log.warn({ err }, 'report fold failed; will try again'));
 
   async function wire() {
     const ingest = createIngestQueue(apiRedis, { prefix: options.prefix, ...config.pipeline }, metrics);
@@ -125,7 +128,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
         })
       : null;
 
-    const events = createEventsRuntime({ db, config, redis: apiRedis, workerRedis, prefix: options.prefix, log });
+    const events = createEventsRuntime({ db, config, redis: apiRedis, workerRedis, prefix: options.prefix, log, fold: reports.fold });
     const { webhookDeliveries } = PLANNED_GAUGES;
     metrics.addGauge(webhookDeliveries.name, webhookDeliveries.help, webhookDeliveries.labelNames, async () =>
       (await events.store.deliveryCounts()).map((c) => ({ labels: { status: c.status }, value: c.count })),
@@ -168,7 +171,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   async function closeAll() {
     const steps: [string, () => Promise<unknown>][] = [
       ['http', async () => app?.close()],
-      ['worker', async () => Promise.all([worker?.close(), ...connectorWorkers.map((w) => w.close()), events.stop()])],
+      ['worker', async () => Promise.all([worker?.close(), ...connectorWorkers.map((w) => w.close()), events.stop(), reportFolds.stop()])],
       ['queue', async () => Promise.all([ingest.close(), connectors.close(), events.close()])],
       ['redis', async () => Promise.all([apiRedis.quit().catch(() => apiRedis.disconnect()), workerRedis?.quit().catch(() => workerRedis.disconnect())])],
       ['store', () => db.close()],

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AlertRuleConfig } from '../../src/core/config/config.schema.js';
 import { runScheduledAlerts } from '../../src/core/events/alerts.js';
+import { createReportsStore } from '../../src/core/reports/reports.store.js';
 import { STORES } from '../support/env.js';
 import { startTestHub, waitFor, type TestHub } from '../support/hub.js';
 import { startSubscriber, type Subscriber } from '../support/subscriber.js';
@@ -100,12 +101,13 @@ describe.each(STORES)('alert rules on %s', (store) => {
       { source: 'pbx', sourceId: 'race-1', kind: 'interaction', occurredAt: ago(90 * MINUTE), identifiers: { phones: ['+79160000099'] }, interaction: { channel: 'call', direction: 'inbound', status: 'busy' } },
     ]);
     const rules: AlertRuleConfig[] = [{ name: 'race', kind: 'missedCallNoCallback', withinMinutes: 30 }];
-    const fired = await Promise.all([runScheduledAlerts(hub.testDb.db, rules), runScheduledAlerts(hub.testDb.db, rules)]);
+    const { fold } = createReportsStore(hub.testDb.db);
+    const fired = await Promise.all([runScheduledAlerts(hub.testDb.db, rules, fold), runScheduledAlerts(hub.testDb.db, rules, fold)]);
     expect(fired[0] + fired[1]).toBeGreaterThanOrEqual(1);
     const events = await hub.testDb.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM alerts_fired WHERE rule = 'race'`);
     const total = events.rows[0]?.n ?? 0;
     expect(fired[0] + fired[1]).toBe(total);
-    expect(await runScheduledAlerts(hub.testDb.db, rules)).toBe(0);
+    expect(await runScheduledAlerts(hub.testDb.db, rules, fold)).toBe(0);
     await waitFor(async () => alerts().filter((a) => a.type === 'alert.race').length === total);
     await new Promise((r) => setTimeout(r, 400));
     expect(alerts().filter((a) => a.type === 'alert.race' && keyOf(a) === 'pbx:race-1')).toHaveLength(1);

@@ -87,6 +87,8 @@ export async function startTestHub(options: TestHubOptions): Promise<TestHub> {
   const config = parseConfig({
     ...overrides,
     pipeline: { backoffMs: 50, attempts: 3, ...((overrides['pipeline'] as object | undefined) ?? {}) },
+    // The tests' subscribers listen on loopback, which the hub refuses by default.
+    events: { allowPrivateUrls: true, ...((overrides['events'] as object | undefined) ?? {}) },
     auth: { keys: Object.entries(SCOPED_KEYS).map(([scope, key]) => ({ name: key, sha256: sha256Hex(key), scopes: [scope] })) },
   });
   const hub = await createHub({

@@ -225,6 +225,10 @@ export const HubConfigSchema = Type.Object(
         disableAfterMs: Type.Integer({ minimum: 100, default: 259200000, description: 'a subscription failing without a break for longer than this is disabled (default 3 days)' }),
         alertCheckEveryMs: Type.Integer({ minimum: 100, default: 60000, description: 'how often the scheduled alert rules (missedCallNoCallback, inactive) run' }),
         keepDeliveriesDays: Type.Number({ exclusiveMinimum: 0, default: 30, description: 'delivered and failed deliveries older than this leave the delivery log' }),
+        allowPrivateUrls: Type.Boolean({
+          default: false,
+          description: 'let subscription URLs point at loopback, private, link-local or reserved addresses (refused by default: the hub must not become a way into its own network)',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -238,6 +242,16 @@ export const HubConfigSchema = Type.Object(
           description: 'requests per client IP per window on connector webhooks: providers send bursts from a few addresses, so this is higher',
         }),
         windowMs: Type.Integer({ minimum: 1000, default: 60000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    reports: Type.Object(
+      {
+        foldEveryMs: Type.Integer({
+          minimum: 100,
+          default: 10000,
+          description: 'how often each hub process folds the changed profiles into the report rollups; a report request also folds first, so this only keeps that fold small',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -3,6 +3,7 @@ import type { Db, Sql } from '../store/db.js';
 import type { ReceivedRecord } from '../record.schema.js';
 import type { Identifier, IdentifierType } from '../identity/normalize.js';
 import { appendEvents } from '../events/outbox.js';
+import { forgetProfiles } from '../reports/rollups.js';
 import { HubError } from '../errors.js';
 
 const SALT_NAME = 'erasure-salt';
@@ -124,6 +125,8 @@ export function createErasureStore(db: Db) {
       ]);
       // Events not yet relayed carry traits and interactions: they go with the person.
       await tx.query('DELETE FROM events WHERE profile_id = ANY($1::uuid[])', [person.profileIds]);
+      // What the reports derived from the person (their days, values, sources) goes too.
+      await forgetProfiles(tx, person.profileIds);
       await tx.query('DELETE FROM profiles WHERE id = ANY($1::uuid[])', [person.profileIds]);
       // A lock row is an unsalted hash of a value: not kept either.
       await tx.query('DELETE FROM identity_locks WHERE key = ANY($1::bigint[])', [locksOf(person)]);

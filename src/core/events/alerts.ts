@@ -126,23 +126,96 @@ async function missedCalls(db: Db, rule: Extract<AlertRuleConfig, { kind: 'misse
   }));
 }
 
-async function inactive(db: Db, rule: Extract<AlertRuleConfig, { kind: 'inactive' }>): Promise<AlertCandidate[]> {
-  // The key holds the time of the last interaction: a later interaction starts a new period, which may fire again.
-  const rows = (
-    await db.query<{ profile_id: string; last: Date; key: string }>(
-      `SELECT profile_id, last, key FROM (
-         SELECT r.profile_id, max(r.occurred_at) AS last,
-                r.profile_id::text || '@' || floor(extract(epoch FROM max(r.occurred_at)) * 1000)::bigint::text AS key
-           FROM records r JOIN profiles p ON p.id = r.profile_id AND p.merged_into IS NULL
-          WHERE r.kind = 'interaction'
-          GROUP BY r.profile_id
-         HAVING max(r.occurred_at) <= now() - $1::float8 * interval '1 day') s
-        WHERE NOT EXISTS (SELECT 1 FROM alerts_fired f WHERE f.rule = $2 AND f.key = s.key)
-        ORDER BY last LIMIT ${CHECK_LIMIT}`,
-      [rule.days, rule.name],
+/**
+ * Folds the report rollups up to now (rollups.ts): `to`, the fold read the profiles changed until
+ * then; `until`, every change stamped before it is folded in, even one that committed late.
+ */
+export type Fold = () => Promise<{ to: string; until: string | null }>;
+
+type InactiveRow = { profile_id: string; last: Date; key: string };
+// Past the last uuid: a cursor at (t, MAX_ID) has passed every profile whose last interaction is at t.
+const MAX_ID = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+// Before the first: a cursor at (t, MIN_ID) has passed none changed at t.
+const MIN_ID = '00000000-0000-0000-0000-000000000000';
+/** Changed profiles read per page, and pages per check, when looking for ones already long quiet. */
+const CHANGED_PAGE = 5000;
+const CHANGED_PAGES = 20;
+
+/**
+ * Profiles whose last interaction is `days` old, from the report rollups' last interaction per
+ * profile (report_profiles, after a fold) rather than from every interaction: a cursor walks the
+ * last-interaction index as time passes (the profiles that fell quiet since the last check), and a
+ * second one the profiles changed since (a new profile with old history, a split, a merge). The key
+ * holds the time of the last interaction: a later interaction starts a new period, which may fire again.
+ */
+async function inactive(db: Db, rule: Extract<AlertRuleConfig, { kind: 'inactive' }>, fold: Fold): Promise<AlertCandidate[]> {
+  const { to, until } = await fold();
+  const state = (
+    await db.query<{ days: number; last_at: string | null; last_id: string | null; changed_at: string | null; changed_id: string | null; threshold: string; now: string }>(
+      `SELECT c.days, c.last_at::text AS last_at, c.last_id, c.changed_at::text AS changed_at, c.changed_id,
+              (now() - $2::float8 * interval '1 day')::text AS threshold, now()::text AS now
+         FROM (SELECT 1) one LEFT JOIN alert_cursors c ON c.rule = $1`,
+      [rule.name, rule.days],
+    )
+  ).rows[0];
+  if (!state) return [];
+  // A new rule, or one whose days changed, starts over: every quiet profile from the oldest, and changes from now on.
+  const fresh = state.days !== rule.days;
+  const last = fresh ? null : state.last_at !== null && state.last_id !== null ? [state.last_at, state.last_id] : null;
+  const fired = `NOT EXISTS (SELECT 1 FROM alerts_fired f WHERE f.rule = $1 AND f.key = rp.profile_id::text || '@' || floor(extract(epoch FROM rp.last_interaction_at) * 1000)::bigint::text)`;
+  const keyOf = `rp.profile_id::text || '@' || floor(extract(epoch FROM rp.last_interaction_at) * 1000)::bigint::text AS key`;
+
+  const quiet = (
+    await db.query<InactiveRow>(
+      `SELECT rp.profile_id, rp.last_interaction_at AS last, ${keyOf} FROM report_profiles rp
+        WHERE rp.last_interaction_at IS NOT NULL AND rp.last_interaction_at <= $2::timestamptz ${last ? 'AND (rp.last_interaction_at, rp.profile_id) > ($3::timestamptz, $4::uuid)' : ''}
+          AND ${fired}
+        ORDER BY rp.last_interaction_at, rp.profile_id LIMIT ${CHECK_LIMIT}`,
+      [rule.name, state.threshold, ...(last ?? [])],
     )
   ).rows;
-  return rows.map((r) => ({
+  const lastRow = quiet[quiet.length - 1];
+  const nextLast = quiet.length === CHECK_LIMIT && lastRow ? [lastRow.last.toISOString(), lastRow.profile_id] : [state.threshold, MAX_ID];
+
+  // Changes folded in since the last check: profiles already quiet that the walk above has passed.
+  let changed: [string, string] | null = fresh || state.changed_at === null || state.changed_id === null ? null : [state.changed_at, state.changed_id];
+  const found: InactiveRow[] = [];
+  if (changed !== null && until !== null) {
+    let read: [string, string] = changed;
+    for (let page = 0; page < CHANGED_PAGES && found.length + quiet.length < CHECK_LIMIT; page += 1) {
+      const rows: (InactiveRow & { at: string; id: string; late: boolean; due: boolean })[] = (
+        await db.query<InactiveRow & { at: string; id: string; late: boolean; due: boolean }>(
+          `WITH c AS (
+             SELECT id, updated_at FROM profiles
+              WHERE merged_into IS NULL AND (updated_at, id) > ($3::timestamptz, $4::uuid) AND updated_at <= $5::timestamptz
+              ORDER BY updated_at, id LIMIT ${CHANGED_PAGE})
+           SELECT c.id, c.updated_at::text AS at, c.updated_at >= $6::timestamptz AS late, rp.profile_id, rp.last_interaction_at AS last, ${keyOf},
+                  COALESCE(rp.last_interaction_at <= $2::timestamptz AND ${fired}, false) AS due
+             FROM c LEFT JOIN report_profiles rp ON rp.profile_id = c.id
+            ORDER BY c.updated_at, c.id`,
+          [rule.name, state.threshold, read[0], read[1], to, until],
+        )
+      ).rows;
+      found.push(...rows.filter((r) => r.due));
+      const end = rows[rows.length - 1];
+      if (!end) break;
+      read = [end.at, end.id];
+      // Changes from `until` on may still be joined by ones that commit later: read them again next time.
+      changed = end.late ? [until, MIN_ID] : read;
+      if (rows.length < CHANGED_PAGE) break;
+    }
+  }
+  // A rule met for the first time starts at the fold's `until`.
+  const nextChanged = changed ?? (until !== null ? [until, MIN_ID] : null);
+  await db.query(
+    `INSERT INTO alert_cursors (rule, days, last_at, last_id, changed_at, changed_id) VALUES ($1, $2, $3::timestamptz, $4::uuid, $5::timestamptz, $6::uuid)
+     ON CONFLICT (rule) DO UPDATE SET days = excluded.days, last_at = excluded.last_at, last_id = excluded.last_id,
+       changed_at = COALESCE(excluded.changed_at, alert_cursors.changed_at), changed_id = COALESCE(excluded.changed_id, alert_cursors.changed_id)`,
+    [rule.name, rule.days, nextLast[0], nextLast[1], nextChanged?.[0] ?? null, nextChanged?.[1] ?? null],
+  );
+  const candidates = new Map<string, InactiveRow>();
+  for (const r of [...quiet, ...found]) candidates.set(r.key, r);
+  return [...candidates.values()].map((r) => ({
     rule: rule.name,
     key: r.key,
     profileId: r.profile_id,
@@ -152,10 +225,10 @@ async function inactive(db: Db, rule: Extract<AlertRuleConfig, { kind: 'inactive
 }
 
 /** Runs the scheduled rules (missedCallNoCallback, inactive) once; returns how many alerts fired. */
-export async function runScheduledAlerts(db: Db, rules: readonly AlertRuleConfig[]): Promise<number> {
+export async function runScheduledAlerts(db: Db, rules: readonly AlertRuleConfig[], fold: Fold): Promise<number> {
   let fired = 0;
   for (const rule of rules) {
-    const candidates = rule.kind === 'missedCallNoCallback' ? await missedCalls(db, rule) : rule.kind === 'inactive' ? await inactive(db, rule) : [];
+    const candidates = rule.kind === 'missedCallNoCallback' ? await missedCalls(db, rule) : rule.kind === 'inactive' ? await inactive(db, rule, fold) : [];
     if (candidates.length > 0) fired += await db.transaction((tx) => fireAlerts(tx, candidates));
   }
   return fired;

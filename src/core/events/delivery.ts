@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../store/db.js';
 import { createHttpClient, type HttpClient } from '../../connectors/http-client.js';
 import { signedHeaders, type DeliveryPayload } from './signing.js';
+import { PRIVATE_ADDRESS, type UrlGuard } from './url-guard.js';
 
 export const DELIVERIES_QUEUE = 'deliveries';
 const BODY_EXCERPT = 500;
@@ -41,7 +42,8 @@ type DeliveryJob = { deliveryId: string };
 
 type Claimed = { id: string; subscription_id: string; profile_id: string | null; event_id: string; payload: DeliveryPayload; url: string; secret: string };
 
-type Outcome = { ok: boolean; status: number | null; body: string | null; error: string | null };
+/** `refused`: the URL leads to an address the hub may not reach (url-guard.ts). */
+type Outcome = { ok: boolean; status: number | null; body: string | null; error: string | null; refused?: boolean };
 
 export type Lane = { subscriptionId: string; profileId: string | null };
 
@@ -51,8 +53,8 @@ const jobId = (deliveryId: string) => `d-${deliveryId}`;
 /** The lane of deliveries of events that concern no profile (migration 007). */
 const NO_PROFILE = '00000000-0000-0000-0000-000000000000';
 
-export function createDeliveries(deps: { db: Db; redis: Redis; prefix: string; options: DeliveryOptions; log: Logger }) {
-  const { db, options, log } = deps;
+export function createDeliveries(deps: { db: Db; redis: Redis; prefix: string; options: DeliveryOptions; guard: UrlGuard; log: Logger }) {
+  const { db, options, guard, log } = deps;
   const queue = new Queue<DeliveryJob>(DELIVERIES_QUEUE, { connection: deps.redis, prefix: deps.prefix });
   queue.on('error', () => undefined);
   // A completed or dead job must not keep its id: a later kick of the same delivery (a redelivery,
@@ -136,6 +138,8 @@ export function createDeliveries(deps: { db: Db; redis: Redis; prefix: string; o
   }
 
   async function send(d: Claimed): Promise<Outcome> {
+    const refusal = guard.refusedLiteral(d.url);
+    if (refusal !== null) return { ok: false, status: null, body: null, error: refusal, refused: true };
     const body = JSON.stringify(d.payload);
     const headers = { ...signedHeaders(d.secret, `evt_${d.event_id}`, body, new Date()), 'content-type': 'application/json', 'user-agent': 'crm-hub-webhooks/1' };
     try {
@@ -147,11 +151,14 @@ export function createDeliveries(deps: { db: Db; redis: Redis; prefix: string; o
         responseType: 'text',
         transformResponse: [(x: unknown) => x],
         maxRedirects: 0,
+        // The name is resolved and checked here, and the connection goes to the addresses checked.
+        ...(guard.lookup ? { lookup: guard.lookup } : {}),
       });
       return { ok: true, status: res.status, body: excerpt(res.data), error: null };
     } catch (err) {
       const cause = err instanceof Error && err.cause instanceof AxiosError ? err.cause : err instanceof AxiosError ? err : undefined;
       if (cause?.response) return { ok: false, status: cause.response.status, body: excerpt(cause.response.data), error: null };
+      if (cause?.code === PRIVATE_ADDRESS) return { ok: false, status: null, body: null, error: cause.message, refused: true };
       return { ok: false, status: null, body: null, error: (err as Error).message };
     }
   }
@@ -174,11 +181,15 @@ export function createDeliveries(deps: { db: Db; redis: Redis; prefix: string; o
         await tx.query(`UPDATE subscriptions SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`, [d.subscription_id]);
         return undefined;
       }
-      // 410 Gone: the endpoint says it will never take deliveries again, so stop at once.
+      // 410 Gone: the endpoint says it will never take deliveries again, so stop at once; so does
+      // a URL that leads into the hub's own network.
+      const atOnce = outcome.status === 410 || outcome.refused === true;
       const reason =
         outcome.status === 410
           ? 'the endpoint answered 410 Gone'
-          : `failing without a break for more than ${Math.round(options.disableAfterMs / 1000)} s (last: ${outcome.status !== null ? `HTTP ${outcome.status}` : outcome.error})`;
+          : outcome.refused
+            ? `the URL was refused: ${outcome.error}`
+            : `failing without a break for more than ${Math.round(options.disableAfterMs / 1000)} s (last: ${outcome.status !== null ? `HTTP ${outcome.status}` : outcome.error})`;
       const row = (
         await tx.query<{ disabled: boolean }>(
           `UPDATE subscriptions SET failing_since = coalesce(failing_since, now()),
@@ -187,7 +198,7 @@ export function createDeliveries(deps: { db: Db; redis: Redis; prefix: string; o
                   disabled_reason = CASE WHEN enabled AND ($2 OR coalesce(failing_since, now()) < now() - $3::float8 * interval '1 millisecond') THEN $4 ELSE disabled_reason END,
                   updated_at = now()
             WHERE id = $1 RETURNING NOT enabled AS disabled`,
-          [d.subscription_id, outcome.status === 410, options.disableAfterMs, reason],
+          [d.subscription_id, atOnce, options.disableAfterMs, reason],
         )
       ).rows[0];
       return row?.disabled ? reason : undefined;

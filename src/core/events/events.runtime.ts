@@ -4,10 +4,12 @@ import type { Logger } from 'pino';
 import type { HubConfig } from '../config/config.schema.js';
 import type { Db } from '../store/db.js';
 import { HubError } from '../errors.js';
-import { runScheduledAlerts } from './alerts.js';
+import { every } from '../every.js';
+import { runScheduledAlerts, type Fold } from './alerts.js';
 import { createDeliveries } from './delivery.js';
 import { relayOnce } from './relay.js';
 import { createSubscriptionStore } from './subscription.store.js';
+import { createUrlGuard } from './url-guard.js';
 
 export const ALERT_CHECKS_QUEUE = 'alert-checks';
 const ALERT_SCHEDULER = 'scheduled-alerts';
@@ -23,30 +25,9 @@ export type EventsRuntimeDeps = {
   workerRedis: Redis | null;
   prefix: string;
   log: Logger;
+  /** Brings the report rollups up to date: the inactive rule reads their last interaction per profile. */
+  fold: Fold;
 };
-
-/** Runs `fn` every `everyMs` (after each run ends) until stopped; a failed run is logged and the loop goes on. */
-function every(everyMs: number, fn: () => Promise<unknown>, onError: (err: unknown) => void) {
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  const tick = () => {
-    running = fn()
-      .then(() => undefined, onError)
-      .finally(() => {
-        running = undefined;
-        if (!stopped) timer = setTimeout(tick, everyMs);
-      });
-  };
-  timer = setTimeout(tick, 0);
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
-  };
-}
 
 /** Outbound events: the subscription store, the relay from the outbox, deliveries and scheduled alerts. */
 export function createEventsRuntime(deps: EventsRuntimeDeps) {
@@ -57,7 +38,8 @@ export function createEventsRuntime(deps: EventsRuntimeDeps) {
     names.add(rule.name);
   }
   const store = createSubscriptionStore(db);
-  const deliveries = createDeliveries({ db, redis: deps.redis, prefix: deps.prefix, options: config.events, log: log.child({ component: 'deliveries' }) });
+  const urls = createUrlGuard({ allowPrivate: config.events.allowPrivateUrls });
+  const deliveries = createDeliveries({ db, redis: deps.redis, prefix: deps.prefix, options: config.events, guard: urls, log: log.child({ component: 'deliveries' }) });
   const alertChecks = new Queue(ALERT_CHECKS_QUEUE, { connection: deps.redis, prefix: deps.prefix });
   alertChecks.on('error', () => undefined);
   const scheduled = config.alerts.filter((r) => r.kind === 'missedCallNoCallback' || r.kind === 'inactive');
@@ -76,6 +58,8 @@ export function createEventsRuntime(deps: EventsRuntimeDeps) {
   return {
     store,
     deliveries,
+    /** Checks subscription URLs against the hub's own network (url-guard.ts). */
+    urls,
     queues: [deliveries.queue, alertChecks],
     /** Starts the relay, the sweep, the delivery worker and the alert schedule (roles all and worker). */
     async start(): Promise<void> {
@@ -88,7 +72,7 @@ export function createEventsRuntime(deps: EventsRuntimeDeps) {
         await alertChecks.removeJobScheduler(ALERT_SCHEDULER);
       }
       workers.push(deliveries.startWorker(deps.workerRedis));
-      const alertWorker = new Worker(ALERT_CHECKS_QUEUE, async () => ({ fired: await runScheduledAlerts(db, scheduled) }), { connection: deps.workerRedis, prefix: deps.prefix, concurrency: 1 });
+      const alertWorker = new Worker(ALERT_CHECKS_QUEUE, async () => ({ fired: await runScheduledAlerts(db, scheduled, deps.fold) }), { connection: deps.workerRedis, prefix: deps.prefix, concurrency: 1 });
       alertWorker.on('error', (err) => workerLog.error({ err }, 'alert worker error'));
       alertWorker.on('failed', (_job, err) => workerLog.warn({ err }, 'scheduled alert check failed'));
       workers.push(alertWorker);

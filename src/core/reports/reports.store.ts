@@ -1,11 +1,11 @@
 import type { Db } from '../store/db.js';
 import { HubError } from '../errors.js';
+import { AMOUNT, createReportRollups, NO_CHANNEL, NO_CURRENCY } from './rollups.js';
+
+export { NO_CURRENCY } from './rollups.js';
 
 export type Interval = 'day' | 'week' | 'month';
 export const INTERVALS: readonly Interval[] = ['day', 'week', 'month'];
-
-/** ISO 4217's code for "no currency": amounts sent without one are grouped under it, never added to another's. */
-export const NO_CURRENCY = 'XXX';
 
 export type Overview = {
   profiles: { live: number; merged: number };
@@ -77,39 +77,79 @@ function text(value: unknown): string | null {
   return typeof value === 'string' && value !== '' ? value : null;
 }
 
-// An amount counts only when it is a JSON number (the record schema says so; old rows are not trusted blindly).
-const AMOUNT = `CASE WHEN jsonb_typeof(interaction->'amount') = 'number' THEN (interaction->>'amount')::numeric END`;
+const DAY_MS = 86_400_000;
+
+/** Milliseconds of an ISO time from the routes (always whole milliseconds). */
+function ms(value: string): number {
+  return Date.parse(value);
+}
+
+function utcMonth(year: number, month: number): number {
+  const d = new Date(0);
+  // setUTCFullYear, unlike Date.UTC, leaves years 0-99 as they are.
+  d.setUTCFullYear(year, month, 1);
+  return d.getTime();
+}
+
+/** The start of the UTC period holding `at` (weeks start on Monday). */
+function periodStart(at: number, interval: Interval): number {
+  const day = Math.floor(at / DAY_MS) * DAY_MS;
+  if (interval === 'day') return day;
+  if (interval === 'week') return day - ((new Date(day).getUTCDay() + 6) % 7) * DAY_MS;
+  const d = new Date(at);
+  return utcMonth(d.getUTCFullYear(), d.getUTCMonth());
+}
+
+function nextPeriod(at: number, interval: Interval): number {
+  const start = periodStart(at, interval);
+  if (interval === 'day') return start + DAY_MS;
+  if (interval === 'week') return start + 7 * DAY_MS;
+  const d = new Date(start);
+  return utcMonth(d.getUTCFullYear(), d.getUTCMonth() + 1);
+}
+
+/** [from, to) cut into the whole UTC days inside it and the parts of days at its ends. */
+function days(from: number, to: number): { from: string; to: string; firstDay: string; endDay: string } {
+  const firstDay = Math.min(to, Math.ceil(from / DAY_MS) * DAY_MS);
+  const endDay = Math.max(firstDay, Math.floor(to / DAY_MS) * DAY_MS);
+  const text = (t: number) => new Date(t).toISOString();
+  return { from: text(from), to: text(to), firstDay: text(firstDay), endDay: text(endDay) };
+}
+
+// The channel as reported: interactions sent without one are counted under "other".
+const CHANNEL = `CASE WHEN channel = '' THEN '${NO_CHANNEL}' ELSE channel END`;
 
 /**
- * The analytical queries behind /v1/reports. Records are the truth, so every figure is computed
- * from them (and from profiles/profile_merges for merge counts); the indexes of migration 006 keep
- * them to index scans where PostgreSQL can use one.
+ * The queries behind /v1/reports. Records are the truth; the reports read the rollups of
+ * migration 010 (rollups.ts), and each first folds in what changed since the last fold, so its
+ * figures are those of the records as of the request. Only the parts of days at the ends of a
+ * range are read from the records themselves.
  */
 export function createReportsStore(db: Db) {
+  const rollups = createReportRollups(db);
+
   async function overview(): Promise<Overview> {
+    await rollups.fold();
     const totals = (
-      await db.query<{ live: number; merged: number; merges: number; first_at: Date | null; last_at: Date | null }>(
-        `SELECT (SELECT count(*) FROM profiles WHERE merged_into IS NULL)::int AS live,
-                (SELECT count(*) FROM profiles WHERE merged_into IS NOT NULL)::int AS merged,
+      await db.query<{ live: string | null; merged: string | null; merges: number; first_at: Date | null; last_at: Date | null }>(
+        `SELECT (SELECT value FROM report_totals WHERE name = 'profiles.live') AS live,
+                (SELECT value FROM report_totals WHERE name = 'profiles.merged') AS merged,
                 (SELECT count(*) FROM profile_merges)::int AS merges,
                 (SELECT min(occurred_at) FROM records) AS first_at,
                 (SELECT max(occurred_at) FROM records) AS last_at`,
       )
     ).rows[0];
-    const kinds = (
-      await db.query<{ source: string; kind: string; channel: string | null; count: number }>(
-        `SELECT source, kind, CASE WHEN kind = 'interaction' THEN COALESCE(interaction->>'channel', 'other') END AS channel, count(*)::int AS count
-           FROM records GROUP BY 1, 2, 3`,
-      )
+    const sources = (await db.query<{ records: string; contacts: string }>('SELECT records, contacts FROM report_sources WHERE records > 0')).rows;
+    const channels = (
+      await db.query<{ channel: string; count: string }>(`SELECT ${CHANNEL} AS channel, sum(interactions) AS count FROM report_days GROUP BY 1 HAVING sum(interactions) > 0`)
     ).rows;
-    const byChannel = new Map<string, number>();
-    for (const k of kinds) if (k.channel !== null) byChannel.set(k.channel, (byChannel.get(k.channel) ?? 0) + k.count);
-    const sum = (rows: typeof kinds) => rows.reduce((s, r) => s + r.count, 0);
+    const total = sources.reduce((sum, s) => sum + Number(s.records), 0);
+    const contacts = sources.reduce((sum, s) => sum + Number(s.contacts), 0);
     return {
-      profiles: { live: totals?.live ?? 0, merged: totals?.merged ?? 0 },
-      records: { total: sum(kinds), contacts: sum(kinds.filter((k) => k.kind === 'contact')), interactions: sum(kinds.filter((k) => k.kind === 'interaction')) },
-      interactionsByChannel: [...byChannel].map(([channel, count]) => ({ channel, count })).sort((a, b) => b.count - a.count || a.channel.localeCompare(b.channel)),
-      sources: new Set(kinds.map((k) => k.source)).size,
+      profiles: { live: Number(totals?.live ?? 0), merged: Number(totals?.merged ?? 0) },
+      records: { total, contacts, interactions: total - contacts },
+      interactionsByChannel: channels.map((c) => ({ channel: c.channel, count: Number(c.count) })).sort((a, b) => b.count - a.count || a.channel.localeCompare(b.channel)),
+      sources: sources.length,
       merges: totals?.merges ?? 0,
       firstRecordAt: totals?.first_at ? iso(totals.first_at) : null,
       lastRecordAt: totals?.last_at ? iso(totals.last_at) : null,
@@ -122,42 +162,50 @@ export function createReportsStore(db: Db) {
    * joined a person some other system already knew, or that another system's records later joined).
    */
   async function sources(): Promise<SourceRow[]> {
+    await rollups.fold();
     const rows = (
-      await db.query<{ source: string; records: number; contacts: number; profiles: number; duplicates: number }>(
-        // One pass over the (profile, source) index, in profile order: the window counts each profile's sources.
-        `SELECT source, sum(n)::int AS records, sum(contacts)::int AS contacts, count(*)::int AS profiles,
-                COALESCE(sum(n) FILTER (WHERE sources_here > 1), 0)::int AS duplicates
-           FROM (SELECT source, n, contacts, count(*) OVER (PARTITION BY profile_id) AS sources_here
-                   FROM (SELECT profile_id, source, count(*) AS n, count(*) FILTER (WHERE kind = 'contact') AS contacts
-                           FROM records GROUP BY profile_id, source) per) x
-          GROUP BY source ORDER BY source`,
+      await db.query<{ source: string; records: string; contacts: string; profiles: string; duplicates: string }>(
+        'SELECT source, records, contacts, profiles, duplicates FROM report_sources WHERE records > 0 ORDER BY source',
       )
     ).rows;
-    return rows.map((r) => ({
-      source: r.source,
-      records: r.records,
-      contacts: r.contacts,
-      interactions: r.records - r.contacts,
-      profiles: r.profiles,
-      duplicateRecords: r.duplicates,
-      duplicateRate: r.records > 0 ? r.duplicates / r.records : 0,
-    }));
+    return rows.map((r) => {
+      const records = Number(r.records);
+      const duplicates = Number(r.duplicates);
+      return {
+        source: r.source,
+        records,
+        contacts: Number(r.contacts),
+        interactions: records - Number(r.contacts),
+        profiles: Number(r.profiles),
+        duplicateRecords: duplicates,
+        duplicateRate: records > 0 ? duplicates / records : 0,
+      };
+    });
   }
 
   /** Interactions per channel per UTC period in [from, to), with their amounts per currency. */
   async function interactions(range: RangeQuery & { channel?: string }): Promise<InteractionRow[]> {
-    const params: unknown[] = [range.from, range.to, range.interval];
-    let channelFilter = '';
+    await rollups.fold();
+    const d = days(ms(range.from), ms(range.to));
+    const params: unknown[] = [d.from, d.to, d.firstDay, d.endDay, range.interval];
+    let dayFilter = '';
+    let recordFilter = '';
     if (range.channel) {
       params.push(range.channel);
-      channelFilter = `AND interaction->>'channel' = $4`;
+      dayFilter = `AND channel = $6`;
+      recordFilter = `AND interaction->>'channel' = $6`;
     }
     const rows = (
-      await db.query<{ period: Date; channel: string; currency: string; count: number; amount: number | null }>(
-        `SELECT date_trunc($3, occurred_at, 'UTC') AS period, COALESCE(interaction->>'channel', 'other') AS channel,
-                COALESCE(interaction->>'currency', '${NO_CURRENCY}') AS currency, count(*)::int AS count, sum(${AMOUNT})::float8 AS amount
-           FROM records
-          WHERE kind = 'interaction' AND occurred_at >= $1::timestamptz AND occurred_at < $2::timestamptz ${channelFilter}
+      await db.query<{ period: Date; channel: string; currency: string; count: number; amount: number; amounts: number }>(
+        // Whole days from the rollup, the parts of days at the ends from the records.
+        `SELECT date_trunc($5, day, 'UTC') AS period, ${CHANNEL} AS channel, currency, sum(n)::int AS count, sum(amount)::float8 AS amount, sum(amounts)::int AS amounts
+           FROM (SELECT day, channel, currency, interactions AS n, amount, amounts
+                   FROM report_days WHERE day >= $3::timestamptz AND day < $4::timestamptz ${dayFilter}
+                 UNION ALL
+                 SELECT occurred_at, COALESCE(interaction->>'channel', ''), COALESCE(interaction->>'currency', '${NO_CURRENCY}'), 1, COALESCE(${AMOUNT}, 0), (${AMOUNT} IS NOT NULL)::int
+                   FROM records
+                  WHERE kind = 'interaction' ${recordFilter}
+                    AND ((occurred_at >= $1::timestamptz AND occurred_at < $3::timestamptz) OR (occurred_at >= $4::timestamptz AND occurred_at < $2::timestamptz))) x
           GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
         params,
       )
@@ -168,7 +216,7 @@ export function createReportsStore(db: Db) {
       const key = `${period}\u0000${r.channel}`;
       const row = series.get(key) ?? { period, channel: r.channel, count: 0, amounts: [] };
       row.count += r.count;
-      if (r.amount !== null) row.amounts.push({ currency: r.currency, amount: r.amount });
+      if (r.amounts > 0) row.amounts.push({ currency: r.currency, amount: r.amount });
       series.set(key, row);
     }
     return [...series.values()];
@@ -182,6 +230,7 @@ export function createReportsStore(db: Db) {
    * who paid in two currencies is ranked once per currency.
    */
   async function customers(q: CustomerQuery): Promise<{ data: Customer[]; nextCursor: string | null }> {
+    await rollups.fold();
     return q.sort === 'value' ? byValue(q) : byRecency(q);
   }
 
@@ -191,37 +240,37 @@ export function createReportsStore(db: Db) {
       params.push(value);
       return `$${params.length}`;
     };
-    const where = [`kind = 'interaction'`, `interaction->>'channel' IN ('order', 'invoice', 'payment')`, `jsonb_typeof(interaction->'amount') = 'number'`];
-    if (q.currency) where.push(q.currency === NO_CURRENCY ? `interaction->>'currency' IS NULL` : `interaction->>'currency' = ${param(q.currency)}`);
-    const [cmp, idCmp] = q.order === 'desc' ? ['<', '>'] : ['>', '>'];
-    let after = '';
-    if (q.cursor) {
-      const [value, id, currency] = decodeCursor(q.cursor, (p) => p.length === 3 && NUMERIC.test(p[0] ?? '') && UUID.test(p[1] ?? '') && /^[A-Z]{3}$/.test(p[2] ?? ''));
-      after = `WHERE v.value ${cmp} ${param(value)}::numeric OR (v.value = ${param(value)}::numeric AND (v.profile_id, v.currency) ${idCmp} (${param(id)}::uuid, ${param(currency)}))`;
-    }
+    const currency = q.currency ? `currency = ${param(q.currency)}` : 'true';
     const direction = q.order === 'desc' ? 'DESC' : 'ASC';
+    const limit = param(q.limit + 1);
+    // Ordered by value (either way), then profile and currency ascending, as the indexes of
+    // migration 010 hold them. After a cursor: the rest of its value, then the values beyond it,
+    // each a range of one index, never a scan from the top.
+    let page = `SELECT profile_id, currency, value, stage FROM report_profile_values WHERE ${currency} ORDER BY value ${direction}, profile_id, currency LIMIT ${limit}`;
+    if (q.cursor) {
+      const [value, id, cur] = decodeCursor(q.cursor, (p) => p.length === 3 && NUMERIC.test(p[0] ?? '') && UUID.test(p[1] ?? '') && /^[A-Z]{3}$/.test(p[2] ?? ''));
+      const v = param(value);
+      page = `(SELECT profile_id, currency, value, stage FROM report_profile_values
+                WHERE ${currency} AND value = ${v}::numeric AND (profile_id, currency) > (${param(id)}::uuid, ${param(cur)})
+                ORDER BY value ${direction}, profile_id, currency LIMIT ${limit})
+              UNION ALL
+              (SELECT profile_id, currency, value, stage FROM report_profile_values
+                WHERE ${currency} AND value ${direction === 'DESC' ? '<' : '>'} ${v}::numeric
+                ORDER BY value ${direction}, profile_id, currency LIMIT ${limit})`;
+    }
     const rows = (
       await db.query<{ profile_id: string; currency: string; value: string; stage: 'payment' | 'invoice' | 'order'; traits: Record<string, unknown> }>(
-        `WITH v AS (
-           SELECT profile_id, COALESCE(interaction->>'currency', '${NO_CURRENCY}') AS currency,
-                  COALESCE(sum(${AMOUNT}) FILTER (WHERE interaction->>'channel' = 'payment'),
-                           sum(${AMOUNT}) FILTER (WHERE interaction->>'channel' = 'invoice'),
-                           sum(${AMOUNT}) FILTER (WHERE interaction->>'channel' = 'order')) AS value,
-                  CASE WHEN bool_or(interaction->>'channel' = 'payment') THEN 'payment'
-                       WHEN bool_or(interaction->>'channel' = 'invoice') THEN 'invoice' ELSE 'order' END AS stage
-             FROM records WHERE ${where.join(' AND ')}
-            GROUP BY 1, 2)
-         SELECT v.profile_id, v.currency, v.value::text AS value, v.stage, p.traits
-           FROM (SELECT * FROM v ${after} ORDER BY value ${direction}, profile_id, currency LIMIT ${param(q.limit + 1)}) v
+        `SELECT v.profile_id, v.currency, v.value::text AS value, v.stage, p.traits
+           FROM (SELECT * FROM (${page}) v ORDER BY value ${direction}, profile_id, currency LIMIT ${limit}) v
            JOIN profiles p ON p.id = v.profile_id
           ORDER BY v.value ${direction}, v.profile_id, v.currency`,
         params,
       )
     ).rows;
-    const page = rows.slice(0, q.limit);
-    const last = page[page.length - 1];
+    const pageRows = rows.slice(0, q.limit);
+    const last = pageRows[pageRows.length - 1];
     return {
-      data: page.map((r) => ({
+      data: pageRows.map((r) => ({
         profileId: r.profile_id,
         name: displayName(r.traits),
         company: text(r.traits['company']),
@@ -242,25 +291,32 @@ export function createReportsStore(db: Db) {
     };
     // Fewer days since = a later last interaction.
     const direction = q.order === 'asc' ? 'DESC' : 'ASC';
-    let after = '';
+    const limit = param(q.limit + 1);
+    const live = 'last_interaction_at IS NOT NULL';
+    let page = `SELECT profile_id, last_interaction_at FROM report_profiles WHERE ${live} ORDER BY last_interaction_at ${direction}, profile_id LIMIT ${limit}`;
     if (q.cursor) {
       const [at, id] = decodeCursor(q.cursor, (p) => p.length === 2 && !Number.isNaN(Date.parse(p[0] ?? '')) && UUID.test(p[1] ?? ''));
-      after = `WHERE r.last_at ${direction === 'DESC' ? '<' : '>'} ${param(at)}::timestamptz OR (r.last_at = ${param(at)}::timestamptz AND r.profile_id > ${param(id)}::uuid)`;
+      const a = param(at);
+      page = `(SELECT profile_id, last_interaction_at FROM report_profiles WHERE ${live} AND last_interaction_at = ${a}::timestamptz AND profile_id > ${param(id)}::uuid
+                ORDER BY last_interaction_at ${direction}, profile_id LIMIT ${limit})
+              UNION ALL
+              (SELECT profile_id, last_interaction_at FROM report_profiles WHERE ${live} AND last_interaction_at ${direction === 'DESC' ? '<' : '>'} ${a}::timestamptz
+                ORDER BY last_interaction_at ${direction}, profile_id LIMIT ${limit})`;
     }
     const rows = (
       await db.query<{ profile_id: string; last_at: Date; days: number; traits: Record<string, unknown> }>(
-        `WITH r AS (SELECT profile_id, max(occurred_at) AS last_at FROM records WHERE kind = 'interaction' GROUP BY profile_id)
-         SELECT r.profile_id, r.last_at, GREATEST(0, floor(extract(epoch FROM ($1::timestamptz - r.last_at)) / 86400))::int AS days, p.traits
-           FROM (SELECT * FROM r ${after} ORDER BY last_at ${direction}, profile_id LIMIT ${param(q.limit + 1)}) r
+        `SELECT r.profile_id, r.last_interaction_at AS last_at,
+                GREATEST(0, floor(extract(epoch FROM ($1::timestamptz - r.last_interaction_at)) / 86400))::int AS days, p.traits
+           FROM (SELECT * FROM (${page}) r ORDER BY last_interaction_at ${direction}, profile_id LIMIT ${limit}) r
            JOIN profiles p ON p.id = r.profile_id
-          ORDER BY r.last_at ${direction}, r.profile_id`,
+          ORDER BY r.last_interaction_at ${direction}, r.profile_id`,
         params,
       )
     ).rows;
-    const page = rows.slice(0, q.limit);
-    const last = page[page.length - 1];
+    const pageRows = rows.slice(0, q.limit);
+    const last = pageRows[pageRows.length - 1];
     return {
-      data: page.map((r) => ({
+      data: pageRows.map((r) => ({
         profileId: r.profile_id,
         name: displayName(r.traits),
         company: text(r.traits['company']),
@@ -272,33 +328,53 @@ export function createReportsStore(db: Db) {
   }
 
   /**
+   * New and returning profiles in the part [x, y) of one period: new = first record in it;
+   * returning = first record before x and an interaction in it. Whole days from the rollups, the
+   * parts of days at the ends from the profiles' first records and from the records.
+   */
+  async function segment(x: number, y: number, interval: Interval): Promise<NewReturningRow> {
+    const d = days(x, y);
+    const row = (
+      await db.query<{ new: number; returning: number }>(
+        `SELECT ((SELECT COALESCE(sum(new), 0) FROM report_periods WHERE grain = 'day' AND period >= $3::timestamptz AND period < $4::timestamptz)
+                 + (SELECT count(*) FROM report_profiles
+                     WHERE (first_at >= $1::timestamptz AND first_at < $3::timestamptz) OR (first_at >= $4::timestamptz AND first_at < $2::timestamptz)))::int AS new,
+                (SELECT count(*) FROM (
+                   SELECT profile_id FROM report_profile_days WHERE day >= $3::timestamptz AND day < $4::timestamptz AND first_at < $1::timestamptz
+                   UNION
+                   SELECT r.profile_id FROM records r JOIN report_profiles p ON p.profile_id = r.profile_id
+                    WHERE r.kind = 'interaction' AND p.first_at < $1::timestamptz
+                      AND ((r.occurred_at >= $1::timestamptz AND r.occurred_at < $3::timestamptz) OR (r.occurred_at >= $4::timestamptz AND r.occurred_at < $2::timestamptz))
+                 ) active)::int AS returning`,
+        [d.from, d.to, d.firstDay, d.endDay],
+      )
+    ).rows[0];
+    return { period: new Date(periodStart(x, interval)).toISOString(), new: row?.new ?? 0, returning: row?.returning ?? 0 };
+  }
+
+  /**
    * Per UTC period in [from, to) (the first and last periods clipped to the range): new = profiles
    * whose first record (any kind, by occurredAt) falls in it; returning = profiles whose first record
    * is before it and that have an interaction in it.
    */
   async function newVsReturning(range: RangeQuery): Promise<NewReturningRow[]> {
-    const rows = (
+    await rollups.fold();
+    const from = ms(range.from);
+    const to = ms(range.to);
+    const whole = periodStart(from, range.interval) === from ? from : nextPeriod(from, range.interval);
+    const wholeEnd = periodStart(to, range.interval);
+    if (whole > wholeEnd) return [await segment(from, to, range.interval)].filter((r) => r.new > 0 || r.returning > 0);
+    // Whole periods from the rollup; returning = active - active_new (active in it and first seen in it).
+    const middle = (
       await db.query<{ period: Date; new: number; returning: number }>(
-        // A profile first seen before `from` returns in every period it visits; one first seen in the
-        // range has its first record in the range: only the range and each such profile's earlier rows are read.
-        `WITH inrange AS (
-           SELECT profile_id, kind, occurred_at FROM records WHERE occurred_at >= $1::timestamptz AND occurred_at < $2::timestamptz),
-         first AS (
-           SELECT i.profile_id, min(i.occurred_at) AS first_at,
-                  EXISTS (SELECT 1 FROM records r WHERE r.profile_id = i.profile_id AND r.occurred_at < $1::timestamptz) AS seen_before
-             FROM inrange i GROUP BY i.profile_id),
-         visits AS (
-           SELECT DISTINCT date_trunc($3, occurred_at, 'UTC') AS period, profile_id FROM inrange WHERE kind = 'interaction')
-         SELECT period, sum(is_new)::int AS new, sum(is_returning)::int AS returning FROM (
-           SELECT date_trunc($3, first_at, 'UTC') AS period, 1 AS is_new, 0 AS is_returning FROM first WHERE NOT seen_before
-           UNION ALL
-           SELECT v.period, 0, 1 FROM visits v JOIN first f ON f.profile_id = v.profile_id
-            WHERE f.seen_before OR f.first_at < GREATEST(v.period, $1::timestamptz)
-         ) x GROUP BY period ORDER BY period`,
-        [range.from, range.to, range.interval],
+        `SELECT period, new::int AS new, (active - active_new)::int AS returning FROM report_periods
+          WHERE grain = $1 AND period >= $2::timestamptz AND period < $3::timestamptz AND (new > 0 OR active > active_new) ORDER BY period`,
+        [range.interval, new Date(whole).toISOString(), new Date(wholeEnd).toISOString()],
       )
-    ).rows;
-    return rows.map((r) => ({ period: iso(r.period), new: r.new, returning: r.returning }));
+    ).rows.map((r) => ({ period: iso(r.period), new: r.new, returning: r.returning }));
+    const head = from < whole ? [await segment(from, whole, range.interval)] : [];
+    const tail = wholeEnd < to ? [await segment(wholeEnd, to, range.interval)] : [];
+    return [...head, ...middle, ...tail].filter((r) => r.new > 0 || r.returning > 0);
   }
 
   async function mergeCount(): Promise<number> {
@@ -306,7 +382,7 @@ export function createReportsStore(db: Db) {
     return row?.n ?? 0;
   }
 
-  return { overview, sources, interactions, customers, newVsReturning, mergeCount };
+  return { overview, sources, interactions, customers, newVsReturning, mergeCount, fold: rollups.fold };
 }
 
 export type ReportsStore = ReturnType<typeof createReportsStore>;

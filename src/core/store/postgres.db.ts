@@ -16,9 +16,13 @@ export type PostgresOptions = {
   max?: number;
 };
 
+/** Every connection of the hub's says so in pg_stat_activity: the report fold waits only for the hub's own transactions. */
+export const APPLICATION_NAME = 'crm-hub';
+
 export function createPostgresDb(options: PostgresOptions): Db {
   const pool = new pg.Pool({
     connectionString: options.connectionString,
+    application_name: APPLICATION_NAME,
     max: options.max ?? 20,
     connectionTimeoutMillis: 5000,
     ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),

@@ -14,7 +14,11 @@ const EventPattern = Type.String({
   description: 'an event type (profile.created, alert.big-order), every type of a family (alert.*), or every event (*)',
 });
 const Events = Type.Array(EventPattern, { minItems: 1, maxItems: 100, uniqueItems: true });
-const Url = Type.String({ minLength: 1, maxLength: 2000, description: 'http or https URL that receives the deliveries' });
+const Url = Type.String({
+  minLength: 1,
+  maxLength: 2000,
+  description: 'http or https URL that receives the deliveries; a loopback, private, link-local or reserved address (or a name that resolves to one) is refused unless events.allowPrivateUrls',
+});
 
 const subscriptionFields = {
   id: Type.String(),
@@ -62,7 +66,7 @@ function checkUrl(url: string): void {
 /** Outbound webhooks: subscriptions, their delivery log, redelivery. */
 export async function subscriptionsRoutes(fastify: FastifyInstance, deps: { events: EventsRuntime }) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-  const { store, deliveries } = deps.events;
+  const { store, deliveries, urls } = deps.events;
   const tags = ['subscriptions'];
 
   async function found(id: string) {
@@ -92,6 +96,7 @@ export async function subscriptionsRoutes(fastify: FastifyInstance, deps: { even
     async (request, reply) => {
       const { url, events } = request.body;
       checkUrl(url);
+      await urls.check(url);
       const secret = request.body.secret ?? newSecret();
       if (!isValidSecret(secret)) {
         throw new HubError('VALIDATION', '/secret: must be whsec_ followed by 24 to 64 bytes in base64', { errors: [{ path: '/secret', message: 'must be whsec_ followed by 24 to 64 bytes in base64' }] });
@@ -138,7 +143,10 @@ export async function subscriptionsRoutes(fastify: FastifyInstance, deps: { even
     },
     async (request) => {
       const { url, events, enabled } = request.body;
-      if (url !== undefined) checkUrl(url);
+      if (url !== undefined) {
+        checkUrl(url);
+        await urls.check(url);
+      }
       const updated = await store.update(request.params.id, {
         ...(url !== undefined ? { url } : {}),
         ...(events !== undefined ? { events } : {}),
