@@ -117,6 +117,70 @@ function decodeCursor(cursor: string, kinds: readonly CursorPart[]): string[] {
   throw new HubError('VALIDATION', 'cursor is not one this API returned', { errors: [{ path: '/querystring/cursor', message: 'invalid cursor' }] });
 }
 
+/**
+ * One profile in one round trip (the read path's cost is round trips, not rows): its row, its
+ * identifiers, its latest records and its stats. Exported so the benchmark's bare route runs the
+ * very same statement.
+ */
+export const PROFILE_QUERY = {
+  name: 'get-profile',
+  text: `SELECT p.id, p.merged_into, p.traits, p.trait_sources, p.created_at, p.updated_at,
+        (SELECT json_agg(json_build_object('type', i.type, 'value', i.value, 'sources', i.sources) ORDER BY i.type, i.value)
+           FROM (SELECT ri.type, ri.value, array_agg(DISTINCT ri.source ORDER BY ri.source) AS sources
+                   FROM records r JOIN record_identifiers ri ON ri.source = r.source AND ri.source_id = r.source_id
+                  WHERE r.profile_id = p.id GROUP BY ri.type, ri.value) i) AS identifiers,
+        (SELECT json_agg(json_build_object('source', r.source, 'sourceId', r.source_id, 'kind', r.kind, 'lastSeenAt', r.received_at,
+                                           'linkReason', r.link_reason, 'linkScore', r.link_score)
+                         ORDER BY r.occurred_at DESC, r.source, r.source_id)
+           FROM (SELECT source, source_id, kind, received_at, occurred_at, link_reason, link_score FROM records WHERE profile_id = p.id
+                  ORDER BY occurred_at DESC, source, source_id LIMIT 1000) r) AS records,
+        (SELECT json_build_object(
+                  'records', count(*),
+                  'interactions', count(*) FILTER (WHERE kind = 'interaction'),
+                  'firstSeenAt', min(occurred_at),
+                  'lastInteractionAt', max(occurred_at) FILTER (WHERE kind = 'interaction'),
+                  -- An order, its invoice and its payment are one sale told three times: count the most
+                  -- settled stage the profile's sources report (payments, else invoices, else orders).
+                  'totalAmount', COALESCE(
+                    sum((interaction->>'amount')::numeric) FILTER (WHERE interaction->>'channel' = 'payment' AND jsonb_typeof(interaction->'amount') = 'number'),
+                    sum((interaction->>'amount')::numeric) FILTER (WHERE interaction->>'channel' = 'invoice' AND jsonb_typeof(interaction->'amount') = 'number'),
+                    sum((interaction->>'amount')::numeric) FILTER (WHERE interaction->>'channel' = 'order' AND jsonb_typeof(interaction->'amount') = 'number')))
+           FROM records WHERE profile_id = p.id) AS stats
+   FROM profiles p WHERE p.id = $1`,
+};
+
+/**
+ * The statement of a profile lookup: live profiles by identifier, name or company, or change date,
+ * in (updated_at, id) order, one more than the page to tell if another follows. Exported so the
+ * benchmark's bare route runs the very same statement.
+ */
+export function findProfilesQuery(lookup: ProfileLookup): { name: string; text: string; params: unknown[] } {
+  const where = ['p.merged_into IS NULL'];
+  const params: unknown[] = [];
+  const param = (value: unknown) => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  if (lookup.identifier) {
+    where.push(
+      `p.id IN (SELECT r.profile_id FROM record_identifiers ri JOIN records r ON r.source = ri.source AND r.source_id = ri.source_id
+                 WHERE ri.type = ${param(lookup.identifier.type)} AND ri.value = ${param(lookup.identifier.value)})`,
+    );
+  }
+  if (lookup.q) {
+    const pattern = `%${lookup.q.normalize('NFKC').toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    where.push(`p.search_text LIKE ${param(pattern)}`);
+  }
+  if (lookup.updatedSince) where.push(`p.updated_at >= ${param(lookup.updatedSince)}`);
+  if (lookup.cursor) {
+    const [updatedAt, id] = decodeCursor(lookup.cursor, ['time', 'uuid']);
+    where.push(`(p.updated_at, p.id) > (${param(updatedAt)}::timestamptz, ${param(id)}::uuid)`);
+  }
+  const text = `SELECT p.id, p.traits, p.created_at, p.updated_at FROM profiles p WHERE ${where.join(' AND ')}
+        ORDER BY p.updated_at, p.id LIMIT ${param(lookup.limit + 1)}`;
+  return { ...preparedName('find-profiles', where), text, params };
+}
+
 export function createProfileStore(db: Db, options: ResolveOptions) {
   const fieldSpecs = options.matching.rules.fields;
 
@@ -542,10 +606,7 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
     throw new HubError('CONFLICT', `profile ${id} redirects more than ${MAX_REDIRECTS} times`);
   }
 
-  /**
-   * One profile in one round trip (the read path's cost is round trips, not rows), or where a
-   * merged-away id now points.
-   */
+  /** One profile (PROFILE_QUERY), or where a merged-away id now points. */
   async function getProfile(id: string): Promise<ProfileView | { mergedInto: string } | null> {
     type Row = {
       id: string;
@@ -560,31 +621,9 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
     };
     const row = (
       await db.query<Row>(
-        `SELECT p.id, p.merged_into, p.traits, p.trait_sources, p.created_at, p.updated_at,
-                (SELECT json_agg(json_build_object('type', i.type, 'value', i.value, 'sources', i.sources) ORDER BY i.type, i.value)
-                   FROM (SELECT ri.type, ri.value, array_agg(DISTINCT ri.source ORDER BY ri.source) AS sources
-                           FROM records r JOIN record_identifiers ri ON ri.source = r.source AND ri.source_id = r.source_id
-                          WHERE r.profile_id = p.id GROUP BY ri.type, ri.value) i) AS identifiers,
-                (SELECT json_agg(json_build_object('source', r.source, 'sourceId', r.source_id, 'kind', r.kind, 'lastSeenAt', r.received_at,
-                                                   'linkReason', r.link_reason, 'linkScore', r.link_score)
-                                 ORDER BY r.occurred_at DESC, r.source, r.source_id)
-                   FROM (SELECT source, source_id, kind, received_at, occurred_at, link_reason, link_score FROM records WHERE profile_id = p.id
-                          ORDER BY occurred_at DESC, source, source_id LIMIT 1000) r) AS records,
-                (SELECT json_build_object(
-                          'records', count(*),
-                          'interactions', count(*) FILTER (WHERE kind = 'interaction'),
-                          'firstSeenAt', min(occurred_at),
-                          'lastInteractionAt', max(occurred_at) FILTER (WHERE kind = 'interaction'),
-                          -- An order, its invoice and its payment are one sale told three times: count the most
-                          -- settled stage the profile's sources report (payments, else invoices, else orders).
-                          'totalAmount', COALESCE(
-                            sum((interaction->>'amount')::numeric) FILTER (WHERE interaction->>'channel' = 'payment' AND jsonb_typeof(interaction->'amount') = 'number'),
-                            sum((interaction->>'amount')::numeric) FILTER (WHERE interaction->>'channel' = 'invoice' AND jsonb_typeof(interaction->'amount') = 'number'),
-                            sum((interaction->>'amount')::numeric) FILTER (WHERE interaction->>'channel' = 'order' AND jsonb_typeof(interaction->'amount') = 'number')))
-                   FROM records WHERE profile_id = p.id) AS stats
-           FROM profiles p WHERE p.id = $1`,
+        PROFILE_QUERY.text,
         [id],
-        { name: 'get-profile' },
+        { name: PROFILE_QUERY.name },
       )
     ).rows[0];
     if (!row) return null;
@@ -609,34 +648,9 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
   }
 
   async function findProfiles(lookup: ProfileLookup): Promise<Page<ProfileSummary>> {
-    const where = ['p.merged_into IS NULL'];
-    const params: unknown[] = [];
-    const param = (value: unknown) => {
-      params.push(value);
-      return `$${params.length}`;
-    };
-    if (lookup.identifier) {
-      where.push(
-        `p.id IN (SELECT r.profile_id FROM record_identifiers ri JOIN records r ON r.source = ri.source AND r.source_id = ri.source_id
-                   WHERE ri.type = ${param(lookup.identifier.type)} AND ri.value = ${param(lookup.identifier.value)})`,
-      );
-    }
-    if (lookup.q) {
-      const pattern = `%${lookup.q.normalize('NFKC').toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      where.push(`p.search_text LIKE ${param(pattern)}`);
-    }
-    if (lookup.updatedSince) where.push(`p.updated_at >= ${param(lookup.updatedSince)}`);
-    if (lookup.cursor) {
-      const [updatedAt, id] = decodeCursor(lookup.cursor, ['time', 'uuid']);
-      where.push(`(p.updated_at, p.id) > (${param(updatedAt)}::timestamptz, ${param(id)}::uuid)`);
-    }
+    const query = findProfilesQuery(lookup);
     const rows = (
-      await db.query<{ id: string; traits: Record<string, unknown>; created_at: Date; updated_at: Date }>(
-        `SELECT p.id, p.traits, p.created_at, p.updated_at FROM profiles p WHERE ${where.join(' AND ')}
-          ORDER BY p.updated_at, p.id LIMIT ${param(lookup.limit + 1)}`,
-        params,
-        preparedName('find-profiles', where),
-      )
+      await db.query<{ id: string; traits: Record<string, unknown>; created_at: Date; updated_at: Date }>(query.text, query.params, { name: query.name })
     ).rows;
     const page = rows.slice(0, lookup.limit);
     const last = page[page.length - 1];
