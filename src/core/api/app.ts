@@ -30,6 +30,7 @@ import { reportsRoutes } from './routes/reports.routes.js';
 import type { AuditStore } from '../audit/audit.store.js';
 import { createAuditHook } from './audit.js';
 import { securityHeaders } from './security-headers.js';
+import { requestLogger } from './request-logger.js';
 import { auditRoutes } from './routes/audit.routes.js';
 import { erasureRoutes } from './routes/erasure.routes.js';
 import type { ErasureService } from '../erasure/erasure.service.js';
@@ -60,6 +61,7 @@ export type AppDeps = {
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.log.child({ component: 'api' }) as FastifyBaseLogger,
+    childLoggerFactory: requestLogger,
     trustProxy: false,
     ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: 'array' } },
     clientErrorHandler: sendClientErrorProblem,
