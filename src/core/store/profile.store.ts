@@ -87,9 +87,20 @@ function iso(value: unknown): string {
   return value instanceof Date ? value.toISOString() : new Date(String(value)).toISOString();
 }
 
-/** A statement name per distinct query text (the filters given make the text): one name, one text. */
+const preparedNames = new Map<string, string>();
+
+/**
+ * A statement name per distinct query text (the filters given make the text): one name, one text.
+ * Remembered: the texts are a handful (which filters are given), and hashing one per read showed.
+ */
 function preparedName(prefix: string, where: string[]): { name: string } {
-  return { name: `${prefix}-${createHash('sha256').update(where.join(' AND ')).digest('hex').slice(0, 16)}` };
+  const key = `${prefix}\u0000${where.join(' AND ')}`;
+  let name = preparedNames.get(key);
+  if (name === undefined) {
+    name = `${prefix}-${createHash('sha256').update(key.slice(prefix.length + 1)).digest('hex').slice(0, 16)}`;
+    preparedNames.set(key, name);
+  }
+  return { name };
 }
 
 function encodeCursor(parts: unknown[]): string {
@@ -120,9 +131,16 @@ function decodeCursor(cursor: string, kinds: readonly CursorPart[]): string[] {
 /**
  * A timestamp as the API writes it (toISOString: UTC, milliseconds, "Z"), made by PostgreSQL:
  * parsing dates out of the JSON to print them again was the costliest JavaScript of a profile read.
+ * `US` keeps the microseconds, for cursors.
  */
-function isoText(column: string): string {
-  return `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+function isoText(column: string, fraction: 'MS' | 'US' = 'MS'): string {
+  return `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.${fraction}"Z"')`;
+}
+
+/** Adds a query parameter; gives its placeholder. */
+function bind(params: unknown[], value: unknown): string {
+  params.push(value);
+  return `$${params.length}`;
 }
 
 /**
@@ -165,27 +183,27 @@ export const PROFILE_QUERY = {
 export function findProfilesQuery(lookup: ProfileLookup): { name: string; text: string; params: unknown[] } {
   const where = ['p.merged_into IS NULL'];
   const params: unknown[] = [];
-  const param = (value: unknown) => {
-    params.push(value);
-    return `$${params.length}`;
-  };
   if (lookup.identifier) {
     where.push(
       `p.id IN (SELECT r.profile_id FROM record_identifiers ri JOIN records r ON r.source = ri.source AND r.source_id = ri.source_id
-                 WHERE ri.type = ${param(lookup.identifier.type)} AND ri.value = ${param(lookup.identifier.value)})`,
+                 WHERE ri.type = ${bind(params, lookup.identifier.type)} AND ri.value = ${bind(params, lookup.identifier.value)})`,
     );
   }
   if (lookup.q) {
     const pattern = `%${lookup.q.normalize('NFKC').toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    where.push(`p.search_text LIKE ${param(pattern)}`);
+    where.push(`p.search_text LIKE ${bind(params, pattern)}`);
   }
-  if (lookup.updatedSince) where.push(`p.updated_at >= ${param(lookup.updatedSince)}`);
+  if (lookup.updatedSince) where.push(`p.updated_at >= ${bind(params, lookup.updatedSince)}`);
   if (lookup.cursor) {
     const [updatedAt, id] = decodeCursor(lookup.cursor, ['time', 'uuid']);
-    where.push(`(p.updated_at, p.id) > (${param(updatedAt)}::timestamptz, ${param(id)}::uuid)`);
+    where.push(`(p.updated_at, p.id) > (${bind(params, updatedAt)}::timestamptz, ${bind(params, id)}::uuid)`);
   }
-  const text = `SELECT p.id, p.traits, p.created_at, p.updated_at FROM profiles p WHERE ${where.join(' AND ')}
-        ORDER BY p.updated_at, p.id LIMIT ${param(lookup.limit + 1)}`;
+  // The cursor keeps updated_at to the microsecond: cut to milliseconds, it would sort before the
+  // row it came from, and the next page would start with that row again.
+  const text = `SELECT p.id, p.traits, ${isoText('p.created_at')} AS created_at, ${isoText('p.updated_at')} AS updated_at,
+               ${isoText('p.updated_at', 'US')} AS position
+          FROM profiles p WHERE ${where.join(' AND ')}
+         ORDER BY p.updated_at, p.id LIMIT ${bind(params, lookup.limit + 1)}`;
   return { ...preparedName('find-profiles', where), text, params };
 }
 
@@ -658,13 +676,15 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
   async function findProfiles(lookup: ProfileLookup): Promise<Page<ProfileSummary>> {
     const query = findProfilesQuery(lookup);
     const rows = (
-      await db.query<{ id: string; traits: Record<string, unknown>; created_at: Date; updated_at: Date }>(query.text, query.params, { name: query.name })
+      await db.query<{ id: string; traits: Record<string, unknown>; created_at: string; updated_at: string; position: string }>(query.text, query.params, {
+        name: query.name,
+      })
     ).rows;
     const page = rows.slice(0, lookup.limit);
     const last = page[page.length - 1];
     return {
-      data: page.map((r) => ({ id: r.id, createdAt: iso(r.created_at), updatedAt: iso(r.updated_at), traits: r.traits })),
-      nextCursor: rows.length > lookup.limit && last ? encodeCursor([iso(last.updated_at), last.id]) : null,
+      data: page.map((r) => ({ id: r.id, createdAt: r.created_at, updatedAt: r.updated_at, traits: r.traits })),
+      nextCursor: rows.length > lookup.limit && last ? encodeCursor([last.position, last.id]) : null,
     };
   }
 
