@@ -1,8 +1,8 @@
 // The reference for reads: a bare Fastify server doing each lookup through a `pg` Pool of the same
 // size as the hub's, in its own process, with none of the hub's machinery (no auth, security
 // headers, audit, metrics, response schemas). It runs the hub's very statements (same text, same
-// prepared name), so both sides do the same SQL work and return the same data; only the JSON's shape
-// differs (the rows as pg gives them). Started by run.ts with fork().
+// prepared name), so both sides do the same SQL work and return the same data, and handles their
+// results the plain way: pg parses the JSON, Fastify prints it. Started by run.ts with fork().
 //   env: BENCH_SCHEMA, DATABASE_URL   → IPC { type: 'ready', port }; stops on 'stop' or disconnect
 //   GET /hello                 hello world
 //   GET /profiles/:id          the live profile with its identifiers, records and stats
@@ -20,14 +20,14 @@ pool.on('error', () => undefined);
 const app = Fastify({ logger: false });
 app.get('/hello', async () => ({ hello: 'world' }));
 app.get<{ Params: { id: string } }>('/profiles/:id', async (request, reply) => {
-  const row = (await pool.query({ name: PROFILE_QUERY.name, text: PROFILE_QUERY.text, values: [request.params.id] })).rows[0] as Record<string, unknown> | undefined;
-  if (!row || row['merged_into'] !== null) return reply.code(404).send({ error: 'not found' });
-  return row;
+  const row = (await pool.query({ name: PROFILE_QUERY.name, text: PROFILE_QUERY.text, values: [request.params.id] })).rows[0] as { profile: object | null } | undefined;
+  if (!row?.profile) return reply.code(404).send({ error: 'not found' });
+  return row.profile;
 });
 app.get<{ Querystring: { email?: string } }>('/profiles', async (request) => {
   const email = (request.query.email ?? '').trim().toLowerCase();
   const query = findProfilesQuery({ identifier: { type: 'email', value: email }, limit: 50 });
-  return { data: (await pool.query({ name: query.name, text: query.text, values: query.params })).rows };
+  return { data: (await pool.query({ name: query.name, text: query.text, values: query.params })).rows.slice(0, 50).map((row: { profile: object }) => row.profile) };
 });
 
 await app.listen({ port: 0, host: '127.0.0.1' });
