@@ -127,9 +127,8 @@ function decodeCursor(cursor: string, kinds: readonly CursorPart[]): string[] {
 }
 
 /**
- * A timestamp as the API writes it (toISOString: UTC, milliseconds, "Z"), made by PostgreSQL:
- * parsing dates out of the JSON to print them again was the costliest JavaScript of a profile read.
- * `US` keeps the microseconds, for cursors.
+ * A timestamp as the API writes it (toISOString: UTC, milliseconds, "Z"), written by PostgreSQL into
+ * the JSON it builds. `US` keeps the microseconds, for cursors.
  */
 function isoText(column: string, fraction: 'MS' | 'US' = 'MS'): string {
   return `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.${fraction}"Z"')`;
