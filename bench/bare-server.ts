@@ -1,12 +1,16 @@
-// The reference for reads: a bare Fastify server doing each lookup as one query through a `pg`
-// Pool of the same size as the hub's, in its own process. Started by run.ts with fork().
+// The reference for reads: a bare Fastify server doing each lookup through a `pg` Pool of the same
+// size as the hub's, in its own process, with none of the hub's machinery (no auth, security
+// headers, audit, metrics, response schemas). It runs the hub's very statements (same text, same
+// prepared name), so both sides do the same SQL work and return the same data, and handles their
+// results the plain way: pg parses the JSON, Fastify prints it. Started by run.ts with fork().
 //   env: BENCH_SCHEMA, DATABASE_URL   → IPC { type: 'ready', port }; stops on 'stop' or disconnect
 //   GET /hello                 hello world
-//   GET /profiles/:id          the profile row by primary key
+//   GET /profiles/:id          the live profile with its identifiers, records and stats
 //   GET /profiles?email=       the live profiles linked to an email (trimmed, lowercased)
 import Fastify from 'fastify';
 import pg from 'pg';
 import { DATABASE_URL } from '../test/support/env.js';
+import { findProfilesQuery, PROFILE_QUERY } from '../src/core/store/profile.store.js';
 
 const schema = process.env['BENCH_SCHEMA'];
 if (!schema) throw new Error('BENCH_SCHEMA is required');
@@ -16,24 +20,14 @@ pool.on('error', () => undefined);
 const app = Fastify({ logger: false });
 app.get('/hello', async () => ({ hello: 'world' }));
 app.get<{ Params: { id: string } }>('/profiles/:id', async (request, reply) => {
-  const row = (await pool.query('SELECT id, traits, trait_sources, created_at, updated_at FROM profiles WHERE id = $1 AND merged_into IS NULL', [request.params.id])).rows[0] as
-    | Record<string, unknown>
-    | undefined;
-  if (!row) return reply.code(404).send({ error: 'not found' });
-  return row;
+  const row = (await pool.query({ name: PROFILE_QUERY.name, text: PROFILE_QUERY.text, values: [request.params.id] })).rows[0] as { profile: object | null } | undefined;
+  if (!row?.profile) return reply.code(404).send({ error: 'not found' });
+  return row.profile;
 });
 app.get<{ Querystring: { email?: string } }>('/profiles', async (request) => {
   const email = (request.query.email ?? '').trim().toLowerCase();
-  const rows = (
-    await pool.query(
-      `SELECT p.id, p.traits, p.created_at, p.updated_at FROM profiles p
-        WHERE p.merged_into IS NULL AND p.id IN (SELECT r.profile_id FROM record_identifiers ri
-              JOIN records r ON r.source = ri.source AND r.source_id = ri.source_id WHERE ri.type = 'email' AND ri.value = $1)
-        ORDER BY p.updated_at, p.id LIMIT 51`,
-      [email],
-    )
-  ).rows;
-  return { data: rows };
+  const query = findProfilesQuery({ identifier: { type: 'email', value: email }, limit: 50 });
+  return { data: (await pool.query({ name: query.name, text: query.text, values: query.params })).rows.slice(0, 50).map((row: { profile: object }) => row.profile) };
 });
 
 await app.listen({ port: 0, host: '127.0.0.1' });

@@ -269,6 +269,44 @@ describe.each(STORES)('HTTP API contract on %s', (store) => {
       expect(res.statusCode).toBe(200);
       expect(res.json()).toMatchObject({ data: expect.any(Array), nextCursor: expect.toSatisfy((c: unknown) => c === null || typeof c === 'string') });
     });
+
+    it('pages through every live profile once, however close their update times', async () => {
+      for (let i = 0; i < 5; i += 1) await hub.request('POST', '/v1/records', { body: record(`paging-${i}`) });
+      for (let i = 0; i < 5; i += 1) await hub.processed('api-test', `paging-${i}`);
+      await hub.drained();
+      const all = (await hub.request('GET', '/v1/profiles?limit=1000')).json() as { data: { id: string }[]; nextCursor: string | null };
+      expect(all.nextCursor).toBeNull();
+      const paged: string[] = [];
+      let cursor: string | null = null;
+      // Bounded: a cursor that lost precision would hand back the same page for ever.
+      for (let page = 0; page <= all.data.length; page += 1) {
+        const res = await hub.request('GET', `/v1/profiles?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+        expect(res.statusCode, res.body).toBe(200);
+        const body = res.json() as { data: { id: string }[]; nextCursor: string | null };
+        paged.push(...body.data.map((p) => p.id));
+        cursor = body.nextCursor;
+        if (!cursor) break;
+      }
+      expect(cursor).toBeNull();
+      expect(paged).toEqual(all.data.map((p) => p.id));
+    });
+  });
+
+  describe('security headers', () => {
+    it('come on reads, refusals and 404s; the form embed script may be loaded by other sites', async () => {
+      for (const [url, key] of [['/health', null], ['/v1/profiles', undefined], ['/v1/profiles', null], ['/v1/profiles/not-a-uuid', undefined], ['/nowhere', null]] as const) {
+        const res = await hub.request('GET', url, { key });
+        expect(res.headers['content-security-policy'], url).toMatch(/default-src 'self'/);
+        expect(res.headers['content-security-policy'], url).not.toMatch(/upgrade-insecure-requests/);
+        expect(res.headers['x-content-type-options'], url).toBe('nosniff');
+        expect(res.headers['strict-transport-security'], url).toMatch(/max-age=/);
+        expect(res.headers['x-frame-options'], url).toBe('SAMEORIGIN');
+        expect(res.headers['cross-origin-resource-policy'], url).toBe('same-origin');
+      }
+      const embed = await hub.request('GET', '/v1/forms/contact/embed.js', { key: null });
+      expect(embed.headers['cross-origin-resource-policy']).toBe('cross-origin');
+      expect(embed.headers['x-content-type-options']).toBe('nosniff');
+    });
   });
 
   describe('queues and unknown routes', () => {

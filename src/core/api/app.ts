@@ -5,7 +5,6 @@ import type { Redis } from 'ioredis';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import rateLimit from '@fastify/rate-limit';
-import helmet from '@fastify/helmet';
 import type { HubConfig } from '../config/config.schema.js';
 import { HubError } from '../errors.js';
 import { createAuthHook, type KeyRing } from './auth.js';
@@ -30,6 +29,8 @@ import type { ReportsStore } from '../reports/reports.store.js';
 import { reportsRoutes } from './routes/reports.routes.js';
 import type { AuditStore } from '../audit/audit.store.js';
 import { createAuditHook } from './audit.js';
+import { securityHeaders } from './security-headers.js';
+import { requestLogger } from './request-logger.js';
 import { auditRoutes } from './routes/audit.routes.js';
 import { erasureRoutes } from './routes/erasure.routes.js';
 import type { ErasureService } from '../erasure/erasure.service.js';
@@ -60,6 +61,7 @@ export type AppDeps = {
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.log.child({ component: 'api' }) as FastifyBaseLogger,
+    childLoggerFactory: requestLogger,
     trustProxy: false,
     ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: 'array' } },
     clientErrorHandler: sendClientErrorProblem,
@@ -93,12 +95,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // queue dashboard load only their own scripts, so the default CSP fits them. Not
   // upgrade-insecure-requests: a hub served over plain HTTP inside a network would have its pages'
   // own scripts and styles rewritten to an https:// nobody serves.
-  await app.register(helmet, { global: true, contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
+  securityHeaders(app, { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
   app.addHook('onRoute', (route) => {
     // A form's embed snippet is a <script> on other sites: Cross-Origin-Resource-Policy must let them load it.
-    if (route.url.endsWith('/embed.js')) Object.assign(route.config ?? (route.config = {}), { helmet: { crossOriginResourcePolicy: { policy: 'cross-origin' } } });
+    if (route.url.endsWith('/embed.js')) Object.assign(route.config ?? (route.config = {}), { securityHeaders: { crossOriginResourcePolicy: { policy: 'cross-origin' } } });
   });
-  // After helmet's hooks: a refused request (401, 403) gets the security headers too.
+  // After the security headers' hook: a refused request (401, 403) gets them too.
   app.addHook('onRequest', createAuthHook(deps.keys));
   app.addHook('onResponse', httpMetricsHook(deps.metrics));
   app.addHook('onSend', createAuditHook({ audit: deps.audit, keys: deps.keys, log: deps.log.child({ component: 'audit' }) }));

@@ -31,28 +31,30 @@ export type AuditHookDeps = { audit: Pick<AuditStore, 'append'>; keys: KeyRing; 
  * logged loudly and the answer goes out unchanged: never a 5xx because of the audit.
  */
 export function createAuditHook(deps: AuditHookDeps) {
-  return async function auditRequest(request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
-    if (request.is404) return payload;
-    const entry = auditEntry(request, reply.statusCode, deps.keys);
-    if (!entry) return payload;
-    try {
-      await deps.audit.append(entry);
-    } catch (err) {
-      deps.log.error({ err, action: `${entry.method} ${entry.route}`, actor: entry.actor, status: entry.status }, 'AUDIT WRITE FAILED: this action is missing from the audit log');
-    }
-    return payload;
+  return function auditRequest(request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: null, payload: unknown) => void): void | Promise<unknown> {
+    const entry = request.is404 ? null : auditEntry(request, reply.statusCode, deps.keys);
+    // Most answers (reads) are not audited: they go on at once, without the promise an async hook costs.
+    if (!entry) return done(null, payload);
+    return deps.audit.append(entry).then(
+      () => payload,
+      (err: unknown) => {
+        deps.log.error({ err, action: `${entry.method} ${entry.route}`, actor: entry.actor, status: entry.status }, 'AUDIT WRITE FAILED: this action is missing from the audit log');
+        return payload;
+      },
+    );
   };
 }
 
 function auditEntry(request: FastifyRequest, status: number, keys: KeyRing): AuditEntryInput | null {
-  const route = request.routeOptions.url ?? request.url.split('?')[0] ?? '';
+  const { url, config } = request.routeOptions;
+  const route = url ?? request.url.split('?')[0] ?? '';
   const board = route.startsWith(BOARD_PATH);
   // The queue dashboard checks its own key (it also takes Basic auth); what it does are admin actions.
-  const access = board ? 'admin' : (request.routeOptions.config.access ?? 'admin');
+  const access = board ? 'admin' : (config.access ?? 'admin');
   const keyed = access !== 'public';
   const refused = keyed && (status === 401 || status === 403);
   const write = (access === 'write' || access === 'admin') && request.method !== 'GET' && request.method !== 'HEAD';
-  if (!refused && !write && request.routeOptions.config.audit !== true) return null;
+  if (!refused && !write && config.audit !== true) return null;
 
   const who = actorOf(request, keys, board);
   const { summary, profileIds = [], ...rest } = request.auditDetail ?? {};

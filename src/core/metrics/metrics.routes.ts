@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { Type } from 'typebox';
 import { presentedKey, type KeyRing } from '../api/auth.js';
 import { HubError } from '../errors.js';
@@ -35,10 +35,14 @@ export async function metricsRoutes(app: FastifyInstance, deps: MetricsRouteDeps
   );
 }
 
-/** onResponse hook: counts every request by its route pattern (never the raw URL, which would explode the label set). */
+/**
+ * onResponse hook: counts every request by its route pattern (never the raw URL, which would
+ * explode the label set). A callback hook: an async one costs a promise per request.
+ */
 export function httpMetricsHook(metrics: HubMetrics) {
-  return async function observe(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  return function observe(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     const route = request.is404 ? 'unmatched' : (request.routeOptions.url ?? 'unmatched');
     metrics.httpRequests.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    done();
   };
 }

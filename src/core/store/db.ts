@@ -1,10 +1,13 @@
+export type QueryOptions = {
+  /** PostgreSQL keeps the statement prepared per connection, so a hot query is planned once, not per call; PGlite ignores it. */
+  name: string;
+  /** json and jsonb values come as their text, unparsed: for JSON that is passed on as it is. */
+  jsonAsText?: boolean;
+};
+
 /** The SQL surface the store needs; both PostgreSQL (pg) and embedded PGlite provide it. */
 export type Sql = {
-  /**
-   * `name` makes PostgreSQL keep the statement prepared per connection, so a hot query is planned
-   * once, not per call; PGlite ignores it.
-   */
-  query<Row = Record<string, unknown>>(text: string, params?: unknown[], options?: { name: string }): Promise<{ rows: Row[] }>;
+  query<Row = Record<string, unknown>>(text: string, params?: unknown[], options?: QueryOptions): Promise<{ rows: Row[] }>;
 };
 
 export type Db = Sql & {

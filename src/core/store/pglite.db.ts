@@ -1,6 +1,9 @@
 import { mkdirSync } from 'node:fs';
-import { PGlite } from '@electric-sql/pglite';
+import { PGlite, types } from '@electric-sql/pglite';
 import type { Db, Sql } from './db.js';
+
+const asText = (value: string) => value;
+const JSON_AS_TEXT = { parsers: { [types.JSON]: asText, [types.JSONB]: asText } };
 
 /** Embedded PostgreSQL (WebAssembly) in `dataDir`, or in memory when it is undefined. One process only. */
 export async function createPgliteDb(dataDir?: string): Promise<Db> {
@@ -8,8 +11,8 @@ export async function createPgliteDb(dataDir?: string): Promise<Db> {
   const lite = dataDir ? await PGlite.create(dataDir) : await PGlite.create();
   let closing: Promise<void> | undefined;
 
-  const query: Sql['query'] = async (text, params) => {
-    const result = await lite.query(text, params);
+  const query: Sql['query'] = async (text, params, options) => {
+    const result = await lite.query(text, params, options?.jsonAsText ? JSON_AS_TEXT : undefined);
     return { rows: result.rows as never[] };
   };
 

@@ -19,6 +19,14 @@ export type PostgresOptions = {
 /** Every connection of the hub's says so in pg_stat_activity: the report fold waits only for the hub's own transactions. */
 export const APPLICATION_NAME = 'crm-hub';
 
+const JSON_OID = 114;
+const JSONB_OID = 3802;
+const asText = (value: string) => value;
+const jsonAsText: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === JSON_OID || oid === JSONB_OID ? asText : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+};
+
 export function createPostgresDb(options: PostgresOptions): Db {
   const pool = new pg.Pool({
     connectionString: options.connectionString,
@@ -33,7 +41,8 @@ export function createPostgresDb(options: PostgresOptions): Db {
 
   const query: Sql['query'] = async (text, params, options) => {
     try {
-      return { rows: (await pool.query(options ? { name: options.name, text, values: params } : { text, values: params })).rows };
+      const config = options ? { name: options.name, text, values: params, ...(options.jsonAsText ? { types: jsonAsText } : {}) } : { text, values: params };
+      return { rows: (await pool.query(config)).rows };
     } catch (err) {
       throw classify(err);
     }

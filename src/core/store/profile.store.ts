@@ -40,8 +40,6 @@ export type ProfileView = {
   stats: { records: number; interactions: number; firstSeenAt: string | null; lastInteractionAt: string | null; totalAmount: number };
 };
 
-export type ProfileSummary = { id: string; createdAt: string; updatedAt: string; traits: Record<string, unknown> };
-
 export type TimelineItem = {
   source: string;
   sourceId: string;
@@ -86,9 +84,20 @@ function iso(value: unknown): string {
   return value instanceof Date ? value.toISOString() : new Date(String(value)).toISOString();
 }
 
-/** A statement name per distinct query text (the filters given make the text): one name, one text. */
+const preparedNames = new Map<string, string>();
+
+/**
+ * A statement name per distinct query text (the filters given make the text): one name, one text.
+ * Remembered: the texts are a handful (which filters are given), and hashing one per read showed.
+ */
 function preparedName(prefix: string, where: string[]): { name: string } {
-  return { name: `${prefix}-${createHash('sha256').update(where.join(' AND ')).digest('hex').slice(0, 16)}` };
+  const key = `${prefix}\u0000${where.join(' AND ')}`;
+  let name = preparedNames.get(key);
+  if (name === undefined) {
+    name = `${prefix}-${createHash('sha256').update(key.slice(prefix.length + 1)).digest('hex').slice(0, 16)}`;
+    preparedNames.set(key, name);
+  }
+  return { name };
 }
 
 function encodeCursor(parts: unknown[]): string {
@@ -114,6 +123,95 @@ function decodeCursor(cursor: string, kinds: readonly CursorPart[]): string[] {
     // falls through to the error below
   }
   throw new HubError('VALIDATION', 'cursor is not one this API returned', { errors: [{ path: '/querystring/cursor', message: 'invalid cursor' }] });
+}
+
+/**
+ * A timestamp as the API writes it (toISOString: UTC, milliseconds, "Z"), written by PostgreSQL into
+ * the JSON it builds. `US` keeps the microseconds, for cursors.
+ */
+function isoText(column: string, fraction: 'MS' | 'US' = 'MS'): string {
+  return `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.${fraction}"Z"')`;
+}
+
+/** Adds a query parameter; gives its placeholder. */
+function bind(params: unknown[], value: unknown): string {
+  params.push(value);
+  return `$${params.length}`;
+}
+
+/**
+ * One profile in one round trip (the read path's cost is round trips, not rows): its row, its
+ * identifiers, its latest records and its stats, as the API's JSON object, built by PostgreSQL so
+ * that the API can pass it on without parsing and printing it again. Nothing is built for an id
+ * merged into another. Exported so the benchmark's bare route runs the very same statement.
+ */
+export const PROFILE_QUERY = {
+  name: 'get-profile',
+  text: `SELECT p.merged_into, CASE WHEN p.merged_into IS NULL THEN json_build_object(
+          'id', p.id,
+          'createdAt', ${isoText('p.created_at')},
+          'updatedAt', ${isoText('p.updated_at')},
+          'traits', p.traits,
+          'traitSources', p.trait_sources,
+          'identifiers', COALESCE((
+            SELECT json_agg(json_build_object('type', i.type, 'value', i.value, 'sources', i.sources) ORDER BY i.type, i.value)
+              FROM (SELECT ri.type, ri.value, array_agg(DISTINCT ri.source ORDER BY ri.source) AS sources
+                      FROM records r JOIN record_identifiers ri ON ri.source = r.source AND ri.source_id = r.source_id
+                     WHERE r.profile_id = p.id GROUP BY ri.type, ri.value) i), '[]'),
+          'records', COALESCE((
+            SELECT json_agg(json_build_object('source', r.source, 'sourceId', r.source_id, 'kind', r.kind, 'lastSeenAt', ${isoText('r.received_at')},
+                                              'linkReason', r.link_reason, 'linkScore', r.link_score)
+                            ORDER BY r.occurred_at DESC, r.source, r.source_id)
+              FROM (SELECT source, source_id, kind, received_at, occurred_at, link_reason, link_score FROM records WHERE profile_id = p.id
+                     ORDER BY occurred_at DESC, source, source_id LIMIT 1000) r), '[]'),
+          'stats', (
+            SELECT json_build_object(
+                     'records', count(*),
+                     'interactions', count(*) FILTER (WHERE kind = 'interaction'),
+                     'firstSeenAt', ${isoText('min(occurred_at)')},
+                     'lastInteractionAt', ${isoText("max(occurred_at) FILTER (WHERE kind = 'interaction')")},
+                     -- An order, its invoice and its payment are one sale told three times: count the most
+                     -- settled stage the profile's sources report (payments, else invoices, else orders).
+                     'totalAmount', COALESCE(
+                       sum((interaction->>'amount')::numeric) FILTER (WHERE interaction->>'channel' = 'payment' AND jsonb_typeof(interaction->'amount') = 'number'),
+                       sum((interaction->>'amount')::numeric) FILTER (WHERE interaction->>'channel' = 'invoice' AND jsonb_typeof(interaction->'amount') = 'number'),
+                       sum((interaction->>'amount')::numeric) FILTER (WHERE interaction->>'channel' = 'order' AND jsonb_typeof(interaction->'amount') = 'number'),
+                       0))
+              FROM records WHERE profile_id = p.id)) END AS profile
+     FROM profiles p WHERE p.id = $1`,
+};
+
+/**
+ * The statement of a profile lookup: live profiles by identifier, name or company, or change date,
+ * in (updated_at, id) order, one more than the page to tell if another follows; each as the API's
+ * JSON object, built by PostgreSQL. Exported so the benchmark's bare route runs the very same
+ * statement.
+ */
+export function findProfilesQuery(lookup: ProfileLookup): { name: string; text: string; params: unknown[] } {
+  const where = ['p.merged_into IS NULL'];
+  const params: unknown[] = [];
+  if (lookup.identifier) {
+    where.push(
+      `p.id IN (SELECT r.profile_id FROM record_identifiers ri JOIN records r ON r.source = ri.source AND r.source_id = ri.source_id
+                 WHERE ri.type = ${bind(params, lookup.identifier.type)} AND ri.value = ${bind(params, lookup.identifier.value)})`,
+    );
+  }
+  if (lookup.q) {
+    const pattern = `%${lookup.q.normalize('NFKC').toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    where.push(`p.search_text LIKE ${bind(params, pattern)}`);
+  }
+  if (lookup.updatedSince) where.push(`p.updated_at >= ${bind(params, lookup.updatedSince)}`);
+  if (lookup.cursor) {
+    const [updatedAt, id] = decodeCursor(lookup.cursor, ['time', 'uuid']);
+    where.push(`(p.updated_at, p.id) > (${bind(params, updatedAt)}::timestamptz, ${bind(params, id)}::uuid)`);
+  }
+  // The cursor keeps updated_at to the microsecond: cut to milliseconds, it would sort before the
+  // row it came from, and the next page would start with that row again.
+  const text = `SELECT json_build_object('id', p.id, 'createdAt', ${isoText('p.created_at')}, 'updatedAt', ${isoText('p.updated_at')}, 'traits', p.traits) AS profile,
+               p.id, ${isoText('p.updated_at', 'US')} AS position
+          FROM profiles p WHERE ${where.join(' AND ')}
+         ORDER BY p.updated_at, p.id LIMIT ${bind(params, lookup.limit + 1)}`;
+  return { ...preparedName('find-profiles', where), text, params };
 }
 
 export function createProfileStore(db: Db, options: ResolveOptions) {
@@ -632,108 +730,28 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
     throw new HubError('CONFLICT', `profile ${id} redirects more than ${MAX_REDIRECTS} times`);
   }
 
-  /**
-   * One profile in one round trip (the read path's cost is round trips, not rows), or where a
-   * merged-away id now points.
-   */
-  async function getProfile(id: string): Promise<ProfileView | { mergedInto: string } | null> {
-    type Row = {
-      id: string;
-      merged_into: string | null;
-      traits: Record<string, unknown>;
-      trait_sources: Record<string, TraitSource>;
-      created_at: Date;
-      updated_at: Date;
-      identifiers: { type: IdentifierType; value: string; sources: string[] }[] | null;
-      records: { source: string; sourceId: string; kind: string; lastSeenAt: string; linkReason: string | null; linkScore: number | null }[] | null;
-      stats: { records: number; interactions: number; firstSeenAt: string | null; lastInteractionAt: string | null; totalAmount: number | null } | null;
-    };
-    const row = (
-      await db.query<Row>(
-        `SELECT p.id, p.merged_into, p.traits, p.trait_sources, p.created_at, p.updated_at,
-                (SELECT json_agg(json_build_object('type', i.type, 'value', i.value, 'sources', i.sources) ORDER BY i.type, i.value)
-                   FROM (SELECT ri.type, ri.value, array_agg(DISTINCT ri.source ORDER BY ri.source) AS sources
-                           FROM records r JOIN record_identifiers ri ON ri.source = r.source AND ri.source_id = r.source_id
-                          WHERE r.profile_id = p.id GROUP BY ri.type, ri.value) i) AS identifiers,
-                (SELECT json_agg(json_build_object('source', r.source, 'sourceId', r.source_id, 'kind', r.kind, 'lastSeenAt', r.received_at,
-                                                   'linkReason', r.link_reason, 'linkScore', r.link_score)
-                                 ORDER BY r.occurred_at DESC, r.source, r.source_id)
-                   FROM (SELECT source, source_id, kind, received_at, occurred_at, link_reason, link_score FROM records WHERE profile_id = p.id
-                          ORDER BY occurred_at DESC, source, source_id LIMIT 1000) r) AS records,
-                (SELECT json_build_object(
-                          'records', count(*),
-                          'interactions', count(*) FILTER (WHERE kind = 'interaction'),
-                          'firstSeenAt', min(occurred_at),
-                          'lastInteractionAt', max(occurred_at) FILTER (WHERE kind = 'interaction'),
-                          -- An order, its invoice and its payment are one sale told three times: count the most
-                          -- settled stage the profile's sources report (payments, else invoices, else orders).
-                          'totalAmount', COALESCE(
-                            sum((interaction->>'amount')::numeric) FILTER (WHERE interaction->>'channel' = 'payment' AND jsonb_typeof(interaction->'amount') = 'number'),
-                            sum((interaction->>'amount')::numeric) FILTER (WHERE interaction->>'channel' = 'invoice' AND jsonb_typeof(interaction->'amount') = 'number'),
-                            sum((interaction->>'amount')::numeric) FILTER (WHERE interaction->>'channel' = 'order' AND jsonb_typeof(interaction->'amount') = 'number')))
-                   FROM records WHERE profile_id = p.id) AS stats
-           FROM profiles p WHERE p.id = $1`,
-        [id],
-        { name: 'get-profile' },
-      )
-    ).rows[0];
+  /** One profile as the API's JSON text (PROFILE_QUERY), or where a merged-away id now points. */
+  async function getProfileJson(id: string): Promise<{ json: string } | { mergedInto: string } | null> {
+    type Row = { merged_into: null; profile: string } | { merged_into: string; profile: null };
+    const row = (await db.query<Row>(PROFILE_QUERY.text, [id], { name: PROFILE_QUERY.name, jsonAsText: true })).rows[0];
     if (!row) return null;
-    if (row.merged_into !== null) return { mergedInto: row.merged_into };
-    const s = row.stats;
-    return {
-      id: row.id,
-      createdAt: iso(row.created_at),
-      updatedAt: iso(row.updated_at),
-      traits: row.traits,
-      traitSources: row.trait_sources,
-      identifiers: row.identifiers ?? [],
-      records: (row.records ?? []).map((r) => ({ ...r, lastSeenAt: iso(r.lastSeenAt) })),
-      stats: {
-        records: Number(s?.records ?? 0),
-        interactions: Number(s?.interactions ?? 0),
-        firstSeenAt: s?.firstSeenAt ? iso(s.firstSeenAt) : null,
-        lastInteractionAt: s?.lastInteractionAt ? iso(s.lastInteractionAt) : null,
-        totalAmount: Number(s?.totalAmount ?? 0),
-      },
-    };
+    return row.merged_into === null ? { json: row.profile } : { mergedInto: row.merged_into };
   }
 
-  async function findProfiles(lookup: ProfileLookup): Promise<Page<ProfileSummary>> {
-    const where = ['p.merged_into IS NULL'];
-    const params: unknown[] = [];
-    const param = (value: unknown) => {
-      params.push(value);
-      return `$${params.length}`;
-    };
-    if (lookup.identifier) {
-      where.push(
-        `p.id IN (SELECT r.profile_id FROM record_identifiers ri JOIN records r ON r.source = ri.source AND r.source_id = ri.source_id
-                   WHERE ri.type = ${param(lookup.identifier.type)} AND ri.value = ${param(lookup.identifier.value)})`,
-      );
-    }
-    if (lookup.q) {
-      const pattern = `%${lookup.q.normalize('NFKC').toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      where.push(`p.search_text LIKE ${param(pattern)}`);
-    }
-    if (lookup.updatedSince) where.push(`p.updated_at >= ${param(lookup.updatedSince)}`);
-    if (lookup.cursor) {
-      const [updatedAt, id] = decodeCursor(lookup.cursor, ['time', 'uuid']);
-      where.push(`(p.updated_at, p.id) > (${param(updatedAt)}::timestamptz, ${param(id)}::uuid)`);
-    }
-    const rows = (
-      await db.query<{ id: string; traits: Record<string, unknown>; created_at: Date; updated_at: Date }>(
-        `SELECT p.id, p.traits, p.created_at, p.updated_at FROM profiles p WHERE ${where.join(' AND ')}
-          ORDER BY p.updated_at, p.id LIMIT ${param(lookup.limit + 1)}`,
-        params,
-        preparedName('find-profiles', where),
-      )
-    ).rows;
+  /** One profile, or where a merged-away id now points. */
+  async function getProfile(id: string): Promise<ProfileView | { mergedInto: string } | null> {
+    const found = await getProfileJson(id);
+    return found && 'json' in found ? (JSON.parse(found.json) as ProfileView) : found;
+  }
+
+  /** A page of profiles as the API's JSON text (`{"data": [...], "nextCursor": ...}`), passed on without parsing it. */
+  async function findProfilesJson(lookup: ProfileLookup): Promise<string> {
+    const query = findProfilesQuery(lookup);
+    const rows = (await db.query<{ profile: string; id: string; position: string }>(query.text, query.params, { name: query.name, jsonAsText: true })).rows;
     const page = rows.slice(0, lookup.limit);
     const last = page[page.length - 1];
-    return {
-      data: page.map((r) => ({ id: r.id, createdAt: iso(r.created_at), updatedAt: iso(r.updated_at), traits: r.traits })),
-      nextCursor: rows.length > lookup.limit && last ? encodeCursor([iso(last.updated_at), last.id]) : null,
-    };
+    const nextCursor = rows.length > lookup.limit && last ? encodeCursor([last.position, last.id]) : null;
+    return `{"data":[${page.map((r) => r.profile).join(',')}],"nextCursor":${JSON.stringify(nextCursor)}}`;
   }
 
   async function timeline(profileId: string, filter: { channel?: string; limit: number; cursor?: string }): Promise<Page<TimelineItem>> {
@@ -791,7 +809,8 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
     getRecord,
     resolveProfileId,
     getProfile,
-    findProfiles,
+    getProfileJson,
+    findProfilesJson,
     timeline,
     counts,
     ping,

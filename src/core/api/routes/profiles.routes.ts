@@ -9,6 +9,10 @@ import { liveProfileId, Redirect, UUID } from '../profile-redirect.js';
 
 export type ProfilesRouteDeps = { store: ProfileStore; normalize: NormalizeOptions };
 
+// The store gives profiles as JSON text, built by PostgreSQL in the shape of the response schemas
+// below (which document them): sent as it is, never parsed to be printed again.
+const JSON_TYPE = 'application/json; charset=utf-8';
+
 
 const TraitSource = Type.Object({ source: Type.String(), sourceId: Type.String(), observedAt: Type.String() });
 const Traits = Type.Record(Type.String(), Type.Unknown());
@@ -70,7 +74,7 @@ export async function profilesRoutes(fastify: FastifyInstance, deps: ProfilesRou
         response: { 200: Type.Object({ data: Type.Array(ProfileSummary), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...authErrors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { email, phone, externalId, q, updatedSince, limit, cursor } = request.query;
       const given = (['email', 'phone', 'externalId'] as const).filter((k) => request.query[k] !== undefined);
       if (given.length > 1) throw new HubError('VALIDATION', 'look up by one identifier at a time', { errors: given.map((k) => ({ path: `/querystring/${k}`, message: 'only one of email, phone, externalId' })) });
@@ -82,7 +86,7 @@ export async function profilesRoutes(fastify: FastifyInstance, deps: ProfilesRou
         if (!value) throw new HubError('VALIDATION', `"${raw}" is not a valid ${type}`, { errors: [{ path: `/querystring/${given[0]}`, message: `not a valid ${type}` }] });
         identifier = { type, value };
       }
-      return deps.store.findProfiles({ identifier, q, updatedSince, limit, cursor });
+      return reply.type(JSON_TYPE).send(await deps.store.findProfilesJson({ identifier, q, updatedSince, limit, cursor }));
     },
   );
 
@@ -98,9 +102,9 @@ export async function profilesRoutes(fastify: FastifyInstance, deps: ProfilesRou
       },
     },
     async (request, reply) => {
-      const found = UUID.test(request.params.id) ? await deps.store.getProfile(request.params.id) : null;
+      const found = UUID.test(request.params.id) ? await deps.store.getProfileJson(request.params.id) : null;
       if (!found) throw new HubError('NOT_FOUND', `no profile ${request.params.id}`);
-      if (!('mergedInto' in found)) return found;
+      if ('json' in found) return reply.type(JSON_TYPE).send(found.json);
       // Merges re-point older redirects, so this is the survivor; the walk is for safety only.
       await liveProfileId(deps.store, request.params.id, reply, '');
       return reply;
