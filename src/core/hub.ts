@@ -102,7 +102,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       attempts: config.pipeline.attempts,
       backoffMs: config.pipeline.backoffMs,
     });
-    const connectorWorkers = connectors.startWorkers(Math.max(1, Math.ceil(config.pipeline.concurrency / 4)));
+    const connectorWorkers = connectors.startWorkers(Math.max(4, Math.ceil(config.pipeline.concurrency / 4)));
     if (workerRedis) await connectors.schedulePolls();
 
     const erasureStore = createErasureStore(db);

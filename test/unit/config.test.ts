@@ -40,7 +40,7 @@ describe('loading config files', () => {
   it('loads the default config npm start reads', () => {
     const config = loadConfigFile('config/hub.yaml');
     expect(config.forms.map((f) => f.id)).toEqual(['contact']);
-    expect(config.pipeline.concurrency).toBe(16);
+    expect(config.pipeline.concurrency).toBe(2);
   });
 
   it('loads JSON and an empty file', () => {
@@ -73,7 +73,7 @@ describe('parseConfig', () => {
         matching: { enabled: true, ...DEFAULT_MATCHING },
       },
       auth: { keys: [] },
-      pipeline: { concurrency: 16, transactionSize: 1000, attempts: 10, backoffMs: 1000, keepCompleted: 1000 },
+      pipeline: { concurrency: 2, transactionSize: 1000, attempts: 10, backoffMs: 1000, keepCompleted: 1000 },
       forms: [],
       connectors: [],
       erasure: { onReturn: 'hold' },

@@ -194,7 +194,12 @@ export const HubConfigSchema = Type.Object(
     ),
     pipeline: Type.Object(
       {
-        concurrency: Type.Integer({ minimum: 1, maximum: 256, default: 16 }),
+        concurrency: Type.Integer({
+          minimum: 1,
+          maximum: 256,
+          default: 2,
+          description: 'ingest jobs one worker process resolves at once; jobs that share a person wait for each other, so more than the cores PostgreSQL has rarely helps',
+        }),
         transactionSize: Type.Integer({ minimum: 1, maximum: 1000, default: 1000, description: 'records resolved per database transaction' }),
         attempts: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
         backoffMs: Type.Integer({ minimum: 10, default: 1000 }),
