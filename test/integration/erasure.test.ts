@@ -152,6 +152,10 @@ describe.each(STORES)('erasure on %s', (store) => {
       for (const trace of TRACES) expect(rows.filter((r) => r.includes(trace)), `${table} holds "${trace}"`).toEqual([]);
     }
     expect(await tableText(hub, 'profiles', `id IN ('${survivorId}', '${mergedId}')`)).toEqual([]);
+    // Blocking keys hold sound codes of the names and the records' ids: none outlives its record.
+    const orphanKeys = await hub.testDb.db.query('SELECT m.* FROM match_keys m LEFT JOIN records r ON r.source = m.source AND r.source_id = m.source_id WHERE r.source IS NULL');
+    expect(orphanKeys.rows).toEqual([]);
+    expect((await hub.testDb.db.query('SELECT 1 FROM match_keys')).rows.length).toBeGreaterThan(0);
     expect((await tableText(hub, 'records')).some((r) => r.includes(BYSTANDER))).toBe(true);
     const erased = (await hub.testDb.db.query<{ hash: string; type: string }>('SELECT hash, type FROM erased_identifiers ORDER BY type')).rows;
     // email, phone, and the external ids crm:C-1, erp:E-7, 1c:000777

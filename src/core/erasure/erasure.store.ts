@@ -115,6 +115,7 @@ export function createErasureStore(db: Db) {
         [hashes, person.identifiers.map((i) => i.type)],
       );
       await tx.query('DELETE FROM record_identifiers ri USING records r WHERE r.profile_id = $1 AND ri.source = r.source AND ri.source_id = r.source_id', [profileId]);
+      await tx.query('DELETE FROM match_keys m USING records r WHERE r.profile_id = $1 AND m.source = r.source AND m.source_id = r.source_id', [profileId]);
       await tx.query('DELETE FROM records WHERE profile_id = $1', [profileId]);
       await tx.query('DELETE FROM profile_merges WHERE survivor_id = ANY($1::uuid[]) OR merged_id = ANY($1::uuid[])', [person.profileIds]);
       // Review pairs and split history name the profile; shared identifiers name its values in clear.

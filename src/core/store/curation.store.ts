@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { v7 as timeOrderedUuid } from 'uuid';
 import type { Db, Sql } from './db.js';
 import type { ProfileStore, Page } from './profile.store.js';
 import { HubError } from '../errors.js';
@@ -115,7 +115,7 @@ export function createCurationStore(db: Db, profiles: ProfileStore) {
       const firstMoving = moving[0];
       if (!firstStaying || !firstMoving) throw new HubError('CONFLICT', 'a split must leave at least one record in the profile and move at least one');
 
-      const newProfileId = randomUUID();
+      const newProfileId = timeOrderedUuid();
       await tx.query('INSERT INTO profiles (id) VALUES ($1)', [newProfileId]);
       const refs = JSON.stringify(moving.map((r) => [r.source, r.sourceId]));
       await tx.query(`UPDATE records SET profile_id = $2 FROM jsonb_array_elements($1::jsonb) k WHERE records.source = k->>0 AND records.source_id = k->>1`, [refs, newProfileId]);

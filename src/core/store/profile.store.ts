@@ -1,4 +1,5 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { v7 as timeOrderedUuid } from 'uuid';
 import type { Db, Sql } from './db.js';
 import type { ReceivedRecord } from '../record.schema.js';
 import { recordIdentifiers, type Identifier, type IdentifierType, type NormalizeOptions } from '../identity/normalize.js';
@@ -69,6 +70,8 @@ type Prepared = ReceivedRecord & { key: string; occurredAtIso: string; ids: Iden
 // They must lock: a batch resolved beside another that files the same keys would not see its
 // records, and one person would start two profiles (in a test, every FEBRL duplicate was missed).
 const BLOCK_LOCK_BUCKETS = 1n << 20n;
+// Full blocking keys a process remembers (a few tens of MB at most).
+const FULL_KEYS_REMEMBERED = 500_000;
 // Records read per identifier to check a shared email or phone against (enough to tell a switchboard).
 const HOLDERS_PER_IDENTIFIER = 50;
 
@@ -216,6 +219,15 @@ export function findProfilesQuery(lookup: ProfileLookup): { name: string; text: 
 
 export function createProfileStore(db: Db, options: ResolveOptions) {
   const fieldSpecs = options.matching.rules.fields;
+  // Blocking keys found filed under more than candidatesPerKey records. A key only fills up (an
+  // erasure may free one, which then stays unread until this process forgets it), so each is probed
+  // once per process instead of by every batch that has it: at 500,000 people, counting full keys
+  // was the costliest read of a record. Forgotten all at once when the set grows too large.
+  const fullKeys = new Set<string>();
+  const rememberFull = (key: string) => {
+    if (fullKeys.size >= FULL_KEYS_REMEMBERED) fullKeys.clear();
+    fullKeys.add(key);
+  };
 
   function prepare(records: ReceivedRecord[]): Prepared[] {
     const newest = new Map<string, Prepared>();
@@ -238,7 +250,7 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
    * candidates under its usable blocking keys, and their profiles (unlocked: resolveBatch locks only
    * those its plan touches).
    */
-  async function readAround(tx: Sql, batch: Prepared[], usable: ReadonlySet<string>, run: number | null) {
+  async function readAround(tx: Sql, batch: Prepared[], open: readonly string[], run: number | null) {
     // A re-resolution run links a record only to records it has already placed, as if they were all
     // the store held: it rebuilds the clusters fresh ingestion would have made.
     const placed = run === null ? '' : `AND r.resolve_run = ${Number(run)}`;
@@ -262,32 +274,41 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
         [idKeys],
       )
     ).rows;
-    const candidates = options.matching.enabled ? await readCandidates(tx, batch, usable, run) : [];
+    const { candidates, keyCounts } = await readCandidates(tx, batch, open, run);
     const ids = [...new Set([...existing.map((e) => e.profile_id), ...holders.map((l) => l.profile_id), ...candidates.map((c) => c.profile_id)])].sort();
     const profiles = (
       await tx.query<{ id: string; created_at: Date }>(`SELECT id, created_at FROM profiles WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::uuid)`, [
         JSON.stringify(ids),
       ])
     ).rows;
-    return { existing, holders, candidates, profiles };
+    return { existing, holders, candidates, profiles, keyCounts };
   }
 
   /**
    * Per batch record, the stored records sharing the most of its usable keys (then the rarest keys),
-   * at most candidatesPerRecord of them, with their features; planBatch ranks the same way. The
-   * records under each key are read on the index, ranked here, and only the chosen ones fetched.
+   * at most candidatesPerRecord of them, with their features; planBatch ranks the same way. One probe
+   * per key reads up to candidatesPerKey + 1 records on the index: that both counts the key (more
+   * than candidatesPerKey: too common to find candidates by, remembered as full) and gives its
+   * records, ranked here; only the chosen ones are fetched. Gives the counts of every batch key.
    */
-  async function readCandidates(tx: Sql, batch: Prepared[], usable: ReadonlySet<string>, run: number | null): Promise<Candidate[]> {
-    const keys = [...usable];
-    if (keys.length === 0) return [];
+  async function readCandidates(tx: Sql, batch: Prepared[], open: readonly string[], run: number | null): Promise<{ candidates: Candidate[]; keyCounts: Map<string, number> }> {
+    const cap = options.matching.candidatesPerKey;
+    const keyCounts = new Map<string, number>();
+    if (!options.matching.enabled) return { candidates: [], keyCounts };
+    for (const r of batch) for (const key of r.blocks) keyCounts.set(key, cap + 1);
+    if (open.length === 0) return { candidates: [], keyCounts };
     const placed = run === null ? '' : `JOIN records r ON r.source = m.source AND r.source_id = m.source_id AND r.resolve_run = ${Number(run)}`;
-    const filed = (
+    const probed = (
       await tx.query<{ key: string; source: string; source_id: string }>(
         `SELECT k AS key, m.source, m.source_id FROM jsonb_array_elements_text($1::jsonb) k
            CROSS JOIN LATERAL (SELECT m.source, m.source_id FROM match_keys m ${placed} WHERE m.key = k LIMIT $2) m`,
-        [JSON.stringify(keys), options.matching.candidatesPerKey],
+        [JSON.stringify(open), cap + 1],
       )
     ).rows;
+    for (const key of open) keyCounts.set(key, 0);
+    for (const f of probed) keyCounts.set(f.key, (keyCounts.get(f.key) ?? 0) + 1);
+    if (run === null) for (const key of open) if ((keyCounts.get(key) ?? 0) > cap) rememberFull(key);
+    const filed = probed.filter((f) => (keyCounts.get(f.key) ?? 0) <= cap);
     const byKey = new Map<string, { source: string; source_id: string }[]>();
     for (const f of filed) {
       const list = byKey.get(f.key);
@@ -314,7 +335,7 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
         if (!chosen.has(k)) chosen.set(k, { source: f.source, source_id: f.source_id, keys: new Set<string>() });
       }
     }
-    if (chosen.size === 0) return [];
+    if (chosen.size === 0) return { candidates: [], keyCounts };
     for (const [key, under] of byKey) for (const f of under) chosen.get(recordKey(f.source, f.source_id))?.keys.add(key);
     const rows = (
       await tx.query<{ source: string; source_id: string; profile_id: string; match: MatchFeatures | null }>(
@@ -323,7 +344,7 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
         [JSON.stringify([...chosen.values()].map((c) => [c.source, c.source_id]))],
       )
     ).rows;
-    return rows.map((row) => ({ ...row, keys: [...(chosen.get(recordKey(row.source, row.source_id))?.keys ?? [])] }));
+    return { candidates: rows.map((row) => ({ ...row, keys: [...(chosen.get(recordKey(row.source, row.source_id))?.keys ?? [])] })), keyCounts };
   }
 
   /**
@@ -338,25 +359,6 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
       )
     ).rows;
     return rows.every((r) => r.merged_into === null);
-  }
-
-  /**
-   * How many stored records are filed under each blocking key of the batch, counted on the index up
-   * to candidatesPerKey + 1 (enough to tell a key too common to find candidates by). Read before the
-   * batch's transaction, to know which keys it must lock.
-   */
-  async function countFiled(batch: Prepared[], run: number | null): Promise<Map<string, number>> {
-    const blocks = [...new Set(batch.flatMap((r) => r.blocks))];
-    if (!options.matching.enabled || blocks.length === 0) return new Map();
-    const placed = run === null ? '' : `JOIN records r ON r.source = m.source AND r.source_id = m.source_id AND r.resolve_run = ${Number(run)}`;
-    const rows = (
-      await db.query<{ key: string; n: number }>(
-        `SELECT k AS key, (SELECT count(*) FROM (SELECT 1 FROM match_keys m ${placed} WHERE m.key = k LIMIT $2) f)::int AS n
-           FROM jsonb_array_elements_text($1::jsonb) k`,
-        [JSON.stringify(blocks), options.matching.candidatesPerKey + 1],
-      )
-    ).rows;
-    return new Map(rows.map((r) => [r.key, r.n]));
   }
 
   /** Profile pairs that must stay apart, among the profiles a batch involves. */
@@ -384,15 +386,16 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
   async function resolveBatch(input: ReceivedRecord[], actor = 'pipeline', run: number | null = null): Promise<ResolvedRecord[]> {
     const prepared = prepare(input);
     if (prepared.length === 0) return [];
-    const keyCounts = await countFiled(prepared, run);
-    const usable = new Set([...keyCounts].filter(([, n]) => n <= options.matching.candidatesPerKey).map(([key]) => key));
+    // Keys known to be full are neither locked nor read: their count only grows, and nobody reads
+    // them. A re-resolution counts only the records it has placed, so it knows none in advance.
+    const open = options.matching.enabled ? [...new Set(prepared.flatMap((r) => r.blocks))].filter((key) => run !== null || !fullKeys.has(key)).sort() : [];
+    const locked = new Set(open);
     return db.transaction(async (tx) => {
       const lockSet = new Set<bigint>();
       for (const r of prepared) {
         lockSet.add(lockKey(`r\u0000${r.key}`));
         for (const i of r.ids) lockSet.add(lockKey(`i\u0000${i.type}\u0000${i.value}`));
-        // A key too common to be read needs no lock: its count only grows, and nobody reads it.
-        for (const b of r.blocks) if (usable.has(b)) lockSet.add(lockKey(`b\u0000${b}`) % BLOCK_LOCK_BUCKETS);
+        for (const b of r.blocks) if (locked.has(b)) lockSet.add(lockKey(`b\u0000${b}`) % BLOCK_LOCK_BUCKETS);
       }
       const locks = [...lockSet].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map(String);
       // Insert-or-lock every key in sorted order in one statement: ON CONFLICT DO UPDATE locks the
@@ -407,7 +410,7 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
       // Reads and plans, then locks the profiles the plan changes; if one was merged away meanwhile,
       // reads and plans again.
       const planRound = async () => {
-        const { existing, holders, candidates, profiles } = await readAround(tx, prepared, usable, run);
+        const { existing, holders, candidates, profiles, keyCounts } = await readAround(tx, prepared, open, run);
         const existingByKey = new Map(existing.map((e) => [recordKey(e.source, e.source_id), e]));
         const results: ResolvedRecord[] = [];
         const fresh: Prepared[] = [];
@@ -454,19 +457,21 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
           })),
           { profiles: created, linked, candidates: byBlock, keyCounts, constraints: await constraintsAmong(tx, [...created.keys()]), blocked: options.blocked },
           options.matching,
-          randomUUID,
+          // Time-ordered ids: a new profile's rows go to the end of every index led by its id
+          // (profiles, records by profile), not to a random page of an index larger than memory.
+          timeOrderedUuid,
         );
         const placedProfiles = new Set([...holders.map((h) => h.profile_id), ...candidates.map((c) => c.profile_id)]);
         if (run !== null) keepProfileIds(plan, fresh, existingByKey, placedProfiles);
         for (const r of fresh) results.push({ source: r.source, sourceId: r.sourceId, profileId: plan.profileOf.get(r.key) ?? '', stale: false });
         // Candidates the plan leaves alone stay unlocked (most of them): locking is a write per row.
         const touched = new Set([...existing.map((e) => e.profile_id), ...plan.profileOf.values(), ...plan.merges.flatMap((m) => [m.survivor, m.merged]), ...plan.review.flatMap((p) => [p.a, p.b])]);
-        return (await lockLive(tx, [...touched].filter((id) => created.has(id)))) ? { existingByKey, results, fresh, plan } : null;
+        return (await lockLive(tx, [...touched].filter((id) => created.has(id)))) ? { existingByKey, results, fresh, plan, keyCounts } : null;
       };
       let round = null;
       for (let n = 0; n < MAX_LOCK_ROUNDS && !round; n += 1) round = await planRound();
       if (!round) throw new HubError('STORE_UNAVAILABLE', 'profiles kept merging under this batch; will retry');
-      const { existingByKey, results, fresh, plan } = round;
+      const { existingByKey, results, fresh, plan, keyCounts } = round;
       const { newProfiles, merges } = plan;
 
       if (newProfiles.length > 0) {
