@@ -298,45 +298,46 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
     for (const r of batch) for (const key of r.blocks) keyCounts.set(key, cap + 1);
     if (open.length === 0) return { candidates: [], keyCounts };
     const placed = run === null ? '' : `JOIN records r ON r.source = m.source AND r.source_id = m.source_id AND r.resolve_run = ${Number(run)}`;
+    // One row per key with its records as one JSON array (parsed natively, not row by row), and
+    // none for a key found full: its records are not candidates.
     const probed = (
-      await tx.query<{ key: string; source: string; source_id: string }>(
-        `SELECT k AS key, m.source, m.source_id FROM jsonb_array_elements_text($1::jsonb) k
-           CROSS JOIN LATERAL (SELECT m.source, m.source_id FROM match_keys m ${placed} WHERE m.key = k LIMIT $2) m`,
-        [JSON.stringify(open), cap + 1],
+      await tx.query<{ key: string; n: number; filed: [string, string][] | null }>(
+        `SELECT k AS key, count(*)::int AS n, CASE WHEN count(*) <= $3 THEN json_agg(json_build_array(m.source, m.source_id)) END AS filed
+           FROM jsonb_array_elements_text($1::jsonb) k
+          CROSS JOIN LATERAL (SELECT m.source, m.source_id FROM match_keys m ${placed} WHERE m.key = k LIMIT $2) m
+          GROUP BY k`,
+        [JSON.stringify(open), cap + 1, cap],
       )
     ).rows;
     for (const key of open) keyCounts.set(key, 0);
-    for (const f of probed) keyCounts.set(f.key, (keyCounts.get(f.key) ?? 0) + 1);
-    if (run === null) for (const key of open) if ((keyCounts.get(key) ?? 0) > cap) rememberFull(key);
-    const filed = probed.filter((f) => (keyCounts.get(f.key) ?? 0) <= cap);
-    const byKey = new Map<string, { source: string; source_id: string }[]>();
-    for (const f of filed) {
-      const list = byKey.get(f.key);
-      if (list) list.push(f);
-      else byKey.set(f.key, [f]);
+    type Filed = { key: string; source: string; source_id: string };
+    const byKey = new Map<string, Filed[]>();
+    for (const { key, n, filed } of probed) {
+      keyCounts.set(key, n);
+      if (filed) byKey.set(key, filed.map(([source, sourceId]) => ({ key: recordKey(source, sourceId), source, source_id: sourceId })));
+      else if (run === null) rememberFull(key);
     }
     const chosen = new Map<string, { source: string; source_id: string; keys: Set<string> }>();
     for (const r of batch) {
-      const found = new Map<string, { source: string; source_id: string; shared: number; rarity: number }>();
+      const found = new Map<string, { f: Filed; shared: number; rarity: number }>();
       for (const key of r.blocks) {
         const under = byKey.get(key);
         if (!under) continue;
         for (const f of under) {
-          const k = recordKey(f.source, f.source_id);
-          const seen = found.get(k);
+          const seen = found.get(f.key);
           if (seen) {
             seen.shared += 1;
             seen.rarity += 1 / under.length;
-          } else found.set(k, { ...f, shared: 1, rarity: 1 / under.length });
+          } else found.set(f.key, { f, shared: 1, rarity: 1 / under.length });
         }
       }
-      const top = [...found.entries()].sort(([ka, a], [kb, b]) => b.shared - a.shared || b.rarity - a.rarity || (ka < kb ? -1 : ka > kb ? 1 : 0));
-      for (const [k, f] of top.slice(0, options.matching.candidatesPerRecord)) {
-        if (!chosen.has(k)) chosen.set(k, { source: f.source, source_id: f.source_id, keys: new Set<string>() });
+      const top = [...found.values()].sort((a, b) => b.shared - a.shared || b.rarity - a.rarity || (a.f.key < b.f.key ? -1 : a.f.key > b.f.key ? 1 : 0));
+      for (const { f } of top.slice(0, options.matching.candidatesPerRecord)) {
+        if (!chosen.has(f.key)) chosen.set(f.key, { source: f.source, source_id: f.source_id, keys: new Set<string>() });
       }
     }
     if (chosen.size === 0) return { candidates: [], keyCounts };
-    for (const [key, under] of byKey) for (const f of under) chosen.get(recordKey(f.source, f.source_id))?.keys.add(key);
+    for (const [key, under] of byKey) for (const f of under) chosen.get(f.key)?.keys.add(key);
     const rows = (
       await tx.query<{ source: string; source_id: string; profile_id: string; match: MatchFeatures | null }>(
         `SELECT r.source, r.source_id, r.profile_id, r.match FROM jsonb_array_elements($1::jsonb) k
