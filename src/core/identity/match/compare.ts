@@ -86,9 +86,19 @@ function dateLevel(a: string, b: string): Level {
   return ya === yb ? 'weak' : 'diff';
 }
 
+/** The first number written in a text (a house number), or null. */
+function firstNumber(text: string): string | null {
+  return /\d+/.exec(text)?.[0] ?? null;
+}
+
 function textLevel(a: string, b: string): Level {
   if (a === b) return 'exact';
   if (a.split(' ').sort().join(' ') === b.split(' ').sort().join(' ')) return 'exact';
+  // "12 Lenina" and "48 Lenina" are two houses however alike the rest: numbers more than one
+  // keystroke apart are not a typo.
+  const na = firstNumber(a);
+  const nb = firstNumber(b);
+  if (na !== null && nb !== null && damerauLevenshtein(na, nb) > 1) return 'diff';
   return jaroWinkler(a, b) >= CLOSE_SIMILARITY ? 'close' : 'diff';
 }
 
