@@ -49,11 +49,12 @@ function typed(a: string, b: string): boolean {
   return distance <= 1 || (distance === 2 && Math.min(a.length, b.length) >= 7 && a[0] === b[0]);
 }
 
-/** The same letters typed out of order ("Theodroe"), or two slips in a long name. */
+/**
+ * The same letters typed out of order ("Theodroe"). Two slips anywhere else are left to typed(),
+ * which wants the first letter kept: in a large store, "Marina" and "Karina" are two people.
+ */
 function scrambled(a: string, b: string): boolean {
-  if (Math.min(a.length, b.length) < 5) return false;
-  if ([...a].sort().join('') === [...b].sort().join('')) return true;
-  return Math.min(a.length, b.length) >= 7 && damerauLevenshtein(a, b) <= 2;
+  return Math.min(a.length, b.length) >= 5 && [...a].sort().join('') === [...b].sort().join('');
 }
 
 const RANK: Record<Level, number> = { exact: 3, close: 2, weak: 1, diff: 0 };
