@@ -203,7 +203,9 @@ export function planBatch(batch: readonly BatchRecord[], view: StoreView, settin
       for (const { node: other, features } of candidatesOf(r)) {
         if (!features) continue;
         const s = scorePair(r.features, features, settings.rules);
-        const eligible = s.agreements >= settings.minAgreements && s.identifyingCompared >= 1 && !s.vetoed;
+        // Fewer fields differing than agreeing: a namesake born the same day who lives, writes and
+        // is reached elsewhere is as likely someone else.
+        const eligible = s.agreements >= settings.minAgreements && s.disagreements <= s.agreements && s.identifyingCompared >= 1 && !s.vetoed;
         const score = eligible ? s.score : Math.min(s.score, settings.autoMerge - 0.01);
         const root = find(other);
         if ((best.get(root)?.score ?? -Infinity) < score) best.set(root, { node: other, score, reasons: s.reasons });

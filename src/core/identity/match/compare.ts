@@ -28,10 +28,11 @@ export type MatchRules = {
 };
 
 /**
- * The sum of weights; how many fields agreed (exact or close); how many identifying fields (marked so
- * in the rules: a birth date, an address, a national id) both records have; each field's level in words.
+ * The sum of weights; how many fields agreed (exact or close) and how many differed; how many
+ * identifying fields (marked so in the rules: a birth date, an address, a national id) both records
+ * have; each field's level in words.
  */
-export type Score = { score: number; agreements: number; identifyingCompared: number; vetoed: boolean; reasons: string[] };
+export type Score = { score: number; agreements: number; disagreements: number; identifyingCompared: number; vetoed: boolean; reasons: string[] };
 
 const CLOSE_SIMILARITY = 0.9;
 
@@ -127,6 +128,7 @@ function emailLevel(a: readonly string[], b: readonly string[]): Level {
 export function scorePair(a: MatchFeatures, b: MatchFeatures, rules: MatchRules): Score {
   let score = 0;
   let agreements = 0;
+  let disagreements = 0;
   let identifyingCompared = 0;
   let vetoes = 0;
   let decided = false;
@@ -135,6 +137,7 @@ export function scorePair(a: MatchFeatures, b: MatchFeatures, rules: MatchRules)
     score += weights[level];
     if (identifying) identifyingCompared += 1;
     if (level === 'exact' || level === 'close') agreements += 1;
+    if (level === 'diff') disagreements += 1;
     reasons.push(`${name} ${level}`);
   };
 
@@ -174,5 +177,5 @@ export function scorePair(a: MatchFeatures, b: MatchFeatures, rules: MatchRules)
     if (field.veto && level === 'diff') vetoes += 1;
     if (field.decisive && level === 'exact') decided = true;
   }
-  return { score: Math.round(score * 100) / 100, agreements, identifyingCompared, vetoed: vetoes > 0 && !decided, reasons };
+  return { score: Math.round(score * 100) / 100, agreements, disagreements, identifyingCompared, vetoed: vetoes > 0 && !decided, reasons };
 }
