@@ -100,8 +100,8 @@ describe('fieldLevel', () => {
 describe('scorePair: names', () => {
   it('Пётр Щукин = Pyotr Shchukin = Petr Shchukin (transliteration)', () => {
     const cyr = { firstName: 'Пётр', lastName: 'Щукин' };
-    expect(score(cyr, { firstName: 'Petr', lastName: 'Shchukin' })).toEqual({ vetoed: false, score: 14, agreements: 2, identifyingCompared: 0, reasons: ['firstName exact', 'lastName exact'] });
-    expect(score(cyr, { firstName: 'Pyotr', lastName: 'Shchukin' })).toEqual({ vetoed: false, score: 11, agreements: 2, identifyingCompared: 0, reasons: ['firstName close', 'lastName exact'] });
+    expect(score(cyr, { firstName: 'Petr', lastName: 'Shchukin' })).toEqual({ vetoed: false, score: 14, agreements: 2, disagreements: 0, identifyingCompared: 0, reasons: ['firstName exact', 'lastName exact'] });
+    expect(score(cyr, { firstName: 'Pyotr', lastName: 'Shchukin' })).toEqual({ vetoed: false, score: 11, agreements: 2, disagreements: 0, identifyingCompared: 0, reasons: ['firstName close', 'lastName exact'] });
   });
 
   it('Юлия = Yuliya exactly; Иванов and Ivanoff are close by sound', () => {
@@ -112,7 +112,7 @@ describe('scorePair: names', () => {
   it('swapped first and last names count as close, not exact', () => {
     expect(score({ firstName: 'Ivan', lastName: 'Petrov' }, { firstName: 'Petrov', lastName: 'Ivan' })).toEqual({ vetoed: false,
       score: 7,
-      agreements: 2,
+      agreements: 2, disagreements: 0,
       identifyingCompared: 0,
       reasons: ['firstName close', 'lastName close'],
     });
@@ -121,7 +121,7 @@ describe('scorePair: names', () => {
   it('an initial is weak evidence, not an agreement', () => {
     expect(score({ firstName: 'I.', lastName: 'Petrov' }, { firstName: 'Ivan', lastName: 'Petrov' })).toEqual({ vetoed: false,
       score: 9,
-      agreements: 1,
+      agreements: 1, disagreements: 0,
       identifyingCompared: 0,
       reasons: ['firstName weak', 'lastName exact'],
     });
@@ -136,19 +136,19 @@ describe('scorePair: names', () => {
   it('different people score below zero', () => {
     expect(score({ firstName: 'John', lastName: 'Smith' }, { firstName: 'Robert', lastName: 'Jones' })).toEqual({ vetoed: false,
       score: -9,
-      agreements: 0,
+      agreements: 0, disagreements: 2,
       identifyingCompared: 0,
       reasons: ['firstName diff', 'lastName diff'],
     });
   });
 
   it('a fullName against a first/last name compares the words in any order', () => {
-    expect(score({ fullName: 'Петров Иван' }, { fullName: 'Ivan Petrov' })).toEqual({ vetoed: false, score: 8, agreements: 1, identifyingCompared: 0, reasons: ['name exact'] });
+    expect(score({ fullName: 'Петров Иван' }, { fullName: 'Ivan Petrov' })).toEqual({ vetoed: false, score: 8, agreements: 1, disagreements: 0, identifyingCompared: 0, reasons: ['name exact'] });
     expect(score({ fullName: 'Петров Иван' }, { firstName: 'Ivan', lastName: 'Petrov' }).reasons).toEqual(['name exact']);
   });
 
   it('compares nothing when one side has no name', () => {
-    expect(score({ firstName: 'Ivan' }, { city: 'Москва' })).toEqual({ vetoed: false, score: 0, agreements: 0, identifyingCompared: 0, reasons: [] });
+    expect(score({ firstName: 'Ivan' }, { city: 'Москва' })).toEqual({ vetoed: false, score: 0, agreements: 0, disagreements: 0, identifyingCompared: 0, reasons: [] });
   });
 });
 
@@ -174,7 +174,7 @@ describe('scorePair: identifiers and fields', () => {
     expect(s).toEqual({ vetoed: false,
       // close 3 + exact 8 + birthDate exact 12 + postcode close 2 + company exact 4; a phone on one side only adds nothing
       score: 29,
-      agreements: 5,
+      agreements: 5, disagreements: 0,
       identifyingCompared: 1,
       reasons: ['firstName close', 'lastName exact', 'birthDate exact', 'postcode close', 'company exact'],
     });
@@ -185,7 +185,7 @@ describe('scorePair: identifiers and fields', () => {
       { firstName: 'Jennifer', lastName: 'Lopez', birthDate: '07/24/1969', address: '12 Main Street', state: 'NY' },
       { firstName: 'Jennifer', lastName: 'Lopez', birthDate: '1969-07-24', address: 'Main Street 12', state: 'ny' },
     );
-    expect(s).toEqual({ vetoed: false, score: 37, agreements: 5, identifyingCompared: 2, reasons: ['firstName exact', 'lastName exact', 'birthDate exact', 'address exact', 'state exact'] });
+    expect(s).toEqual({ vetoed: false, score: 37, agreements: 5, disagreements: 0, identifyingCompared: 2, reasons: ['firstName exact', 'lastName exact', 'birthDate exact', 'address exact', 'state exact'] });
     const swapped = score({ lastName: 'Lopez', birthDate: '1969-07-04' }, { lastName: 'Lopez', birthDate: '1969-04-07' });
     expect(swapped.reasons).toEqual(['lastName exact', 'birthDate close']);
     expect(swapped.score).toBe(13);
@@ -193,12 +193,12 @@ describe('scorePair: identifiers and fields', () => {
 
   it('namesakes with different birth dates score low and count the birth date as compared', () => {
     const s = score({ firstName: 'Иван', lastName: 'Иванов', birthDate: '1980-02-03' }, { firstName: 'Ivan', lastName: 'Ivanov', birthDate: '1975-07-19' });
-    expect(s).toEqual({ vetoed: false, score: 6, agreements: 2, identifyingCompared: 1, reasons: ['firstName exact', 'lastName exact', 'birthDate diff'] });
+    expect(s).toEqual({ vetoed: false, score: 6, agreements: 2, disagreements: 1, identifyingCompared: 1, reasons: ['firstName exact', 'lastName exact', 'birthDate diff'] });
   });
 
   it('a national id with one transposition is close and identifying', () => {
     const s = score({ nationalId: '123-456-789 01' }, { nationalId: '12345678910' });
-    expect(s).toEqual({ vetoed: false, score: 8, agreements: 1, identifyingCompared: 1, reasons: ['nationalId close'] });
+    expect(s).toEqual({ vetoed: false, score: 8, agreements: 1, disagreements: 0, identifyingCompared: 1, reasons: ['nationalId close'] });
   });
 });
 
