@@ -132,7 +132,8 @@ function run(rows: Row[], settings: MatchSettings, explain: number) {
     if (fps.length >= explain) break;
     const a = members[0] ?? 0;
     const b = members.find((m) => rows[m]?.truth !== rows[a]?.truth);
-    if (b !== undefined) fps.push(describe(a, b));
+    // Every member against the first: the chain that joined two people shows.
+    if (b !== undefined) fps.push(members.slice(1, 6).map((m) => `[${rows[m]?.truth === rows[a]?.truth ? 'same' : 'other'}] ${describe(a, m)}`).join('\n    '));
   }
   const fns: string[] = [];
   const byTruth = new Map<string, number[]>();
@@ -152,6 +153,7 @@ const settings: MatchSettings = {
   review: Number(arg('review') ?? defaults.review),
   minAgreements: Number(arg('agree') ?? defaults.minAgreements),
   conflict: Number(arg('conflict') ?? defaults.conflict),
+  crowding: Number(arg('crowding') ?? defaults.crowding),
 };
 const explain = Number(arg('explain') ?? 0);
 const only = arg('only')?.split(',');
