@@ -95,6 +95,19 @@ describe('fieldLevel', () => {
     expect(fieldLevel('text', 'moskva', 'moskwa')).toBe('close');
     expect(fieldLevel('text', 'moskva', 'sankt peterburg')).toBe('diff');
   });
+
+  it('text: house numbers more than one keystroke apart are two houses, however alike the street', () => {
+    const level = (a: string, b: string) => fieldLevel('text', fold(a), fold(b));
+    expect(level('ул. Ленина, д. 12', 'ул. Ленина, д. 48')).toBe('diff');
+    expect(level('291 Main Drive', '217 Main Drive')).toBe('diff');
+    // One keystroke: a digit swapped, dropped, doubled or mistyped is still a typo of one house.
+    expect(level('ул. Ленина, д. 12', 'ул. Ленина, д. 21')).toBe('close');
+    expect(level('ул. Ленина, д. 12', 'ул Ленина 112')).toBe('close');
+    expect(level('188 Bridge Road', '184 Bridge Road')).toBe('close');
+    // The flat after the house does not count against it; a street typo with the same number is close.
+    expect(level('ул. Ленина, д. 12', 'ул. Ленина, д. 12, кв. 5')).toBe('close');
+    expect(level('12 Baker Street', '12 Bakre Street')).toBe('close');
+  });
 });
 
 describe('scorePair: names', () => {
@@ -126,6 +139,16 @@ describe('scorePair: names', () => {
       reasons: ['firstName weak', 'lastName exact'],
     });
     expect(score({ firstName: 'I.' }, { firstName: 'Olga' }).reasons).toEqual(['firstName diff']);
+  });
+
+  it('two slips make a name close only when its first letter is kept', () => {
+    // Sidorova and Fedorova are two families, two letters apart.
+    expect(score({ lastName: 'Сидорова' }, { lastName: 'Федорова' }).reasons).toEqual(['lastName diff']);
+    expect(score({ lastName: 'Lebedeva' }, { lastName: 'Nebedeve' }).reasons).toEqual(['lastName diff']);
+    // Two letters dropped from a long name, first letter kept: a hurried operator.
+    expect(score({ lastName: 'Александрова' }, { lastName: 'Aleksndrva' }).reasons).toEqual(['lastName close']);
+    // One slip is close wherever it is.
+    expect(score({ firstName: 'Никитина' }, { firstName: 'Микитина' }).reasons).toEqual(['firstName close']);
   });
 
   it('scrambled letters and names run together are close', () => {
