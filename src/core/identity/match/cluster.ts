@@ -242,18 +242,19 @@ export function planBatch(batch: readonly BatchRecord[], view: StoreView, settin
       }
       const ranked = [...best.values()].sort((a, b) => b.score - a.score);
       const proposals: { other: string; score: number; reasons: string[] }[] = [];
-      // The record's best match: a further one joins only if it does not look like someone else
-      // than the first (a record of Karen Marski must not bridge her to Karen Matski born the same day).
-      let joined: MatchFeatures | null = null;
+      // A further match joins only if it does not look like someone else than those the record
+      // already joined, by an identifier or a better score (a record of Karen Marski must not bridge
+      // her to Karen Matski born the same day).
+      const joined = ranked.filter((c) => find(c.node) === find(node)).map((c) => c.features);
       for (const c of ranked) {
         if (find(c.node) === find(node)) continue;
         let score = c.score;
-        if (score >= settings.autoMerge && joined !== null && apart(joined, c.features)) score = settings.autoMerge - 0.01;
+        if (score >= settings.autoMerge && joined.some((j) => apart(j, c.features))) score = settings.autoMerge - 0.01;
         if (score >= settings.autoMerge) {
           const edge = { reason: `match ${c.reasons.join(', ')}`, score };
           if (union(node, c.node, edge)) {
             if (!linkOf.has(r.key)) linkOf.set(r.key, edge);
-            joined ??= c.features;
+            joined.push(c.features);
             continue;
           }
         }
