@@ -344,4 +344,16 @@ describe('planBatch: namesakes in a large store', () => {
     expect(plan.merges).toEqual([]);
     expect(plan.review).toEqual([{ a: 'P-kazan', b: 'P-samara', score: SETTINGS.autoMerge - 0.01, reasons: ['firstName exact', 'lastName exact', 'birthDate exact', 'city diff'] }]);
   });
+
+  it('nor does a record joined to the first by its email', () => {
+    const olga = { firstName: 'Ольга', lastName: 'Смирнова', birthDate: '1975-04-02' };
+    const stored = view([
+      { profile: 'P-kazan', created: 1, key: 's1', traits: { ...olga, city: 'Казань', postcode: '420111', address: 'ул. Баумана, 5' }, ids: [email('olga.s@mail.ru')] },
+      { profile: 'P-samara', created: 2, key: 's2', traits: { ...olga, city: 'Самара', postcode: '443001', address: 'ул. Ленинградская, 40' }, ids: [email('smirnova75@yandex.ru')] },
+    ]);
+    const plan = planBatch([record('r1', { firstName: 'Olga', lastName: 'Smirnova', birthDate: '02.04.1975', city: 'Kazan' }, [email('olga.s@mail.ru')])], stored, SETTINGS, ids());
+    expect(plan.profileOf.get('r1')).toBe('P-kazan');
+    expect(plan.linkOf.get('r1')).toEqual({ reason: 'shared email', score: null });
+    expect(plan.merges).toEqual([]);
+  });
 });
