@@ -2,6 +2,10 @@
 // and in batches, through the real planBatch over an in-memory store that files and picks candidates
 // as profile.store.ts does (match-replay.ts), and prints pairwise precision/recall/F1 in seconds:
 // the loop for tuning weights, whose figures predict `npm run bench:match`.
+// Options: --only=febrl3,synthetic --explain=N (wrong merges and misses) --auto= --review= --agree=
+// --conflict= --crowding= (override the matching config) --batch=100 --people=50000 --records=10000
+// (synthetic: --people=500000 --records=5000 is `bench:match --growth`'s large store; give node
+// --max-old-space-size=8000).
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { scorePair } from '../src/core/identity/match/compare.js';
