@@ -356,4 +356,17 @@ describe('planBatch: namesakes in a large store', () => {
     expect(plan.linkOf.get('r1')).toEqual({ reason: 'shared email', score: null });
     expect(plan.merges).toEqual([]);
   });
+
+  it('nor does a record joined by its email to a profile it did not score', () => {
+    const stored = view([
+      // No birth date, no town: it shares fewer keys with the record than the namesake does, and is not scored.
+      { profile: 'P-kazan', created: 1, key: 's1', traits: { firstName: 'Ольга', lastName: 'Смирнова', postcode: '420111', address: 'ул. Баумана, 5' }, ids: [email('olga.s@mail.ru')] },
+      { profile: 'P-samara', created: 2, key: 's2', traits: { firstName: 'Ольга', lastName: 'Смирнова', birthDate: '1975-04-02', city: 'Самара', postcode: '443001', address: 'ул. Ленинградская, 40' }, ids: [email('smirnova75@yandex.ru')] },
+    ]);
+    const one = { ...SETTINGS, candidatesPerRecord: 1 };
+    const plan = planBatch([record('r1', { firstName: 'Olga', lastName: 'Smirnova', birthDate: '02.04.1975', city: 'Kazan' }, [email('olga.s@mail.ru')])], stored, one, ids());
+    expect(plan.profileOf.get('r1')).toBe('P-kazan');
+    expect(plan.merges).toEqual([]);
+    expect(plan.review.map((p) => [p.a, p.b])).toEqual([['P-kazan', 'P-samara']]);
+  });
 });

@@ -245,7 +245,10 @@ export function planBatch(batch: readonly BatchRecord[], view: StoreView, settin
       // A further match joins only if it does not look like someone else than those the record
       // already joined, by an identifier or a better score (a record of Karen Marski must not bridge
       // her to Karen Matski born the same day).
-      const joined = ranked.filter((c) => find(c.node) === find(node)).map((c) => c.features);
+      const joined: MatchFeatures[] = [
+        ...ranked.filter((c) => find(c.node) === find(node)).map((c) => c.features),
+        ...r.ids.flatMap((id) => linking.get(identifierKey(id)) ?? []).flatMap((k) => (k.features && find(`p:${k.profileId}`) === find(node) ? [k.features] : [])),
+      ];
       for (const c of ranked) {
         if (find(c.node) === find(node)) continue;
         let score = c.score;
