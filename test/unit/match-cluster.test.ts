@@ -275,3 +275,98 @@ describe('planBatch: candidates', () => {
     expect(roomy.profileOf.get('r4')).toBe(roomy.profileOf.get('r1'));
   });
 });
+
+describe('planBatch: namesakes in a large store', () => {
+  // Born the same year as the stored Ivan Petrov of Moscow, another day: name and city agree.
+  const IVAN = { firstName: 'Иван', lastName: 'Петров', birthDate: '12.05.1980', city: 'Москва' };
+  const IVAN_STORED = { firstName: 'Ivan', lastName: 'Petrov', birthDate: '1980-07-01', city: 'Moskva' };
+
+  /** The view with every key it holds counted as filed under `n` records, most of them unread. */
+  const crowded = (v: StoreView, n: number): StoreView => ({ ...v, keyCounts: new Map([...v.keyCounts.keys()].map((key) => [key, n])) });
+
+  it('the auto-merge bar rises with the records crowding the rarest key a pair shares', () => {
+    const stored = view([{ profile: 'P1', created: 1, key: 's1', traits: IVAN_STORED }]);
+    // 6 + 8 - 3 (same year) + 5 = 16: alone in the store, he is the one.
+    expect(planBatch([record('r1', IVAN)], stored, SETTINGS, ids()).profileOf.get('r1')).toBe('P1');
+    // Twelve records filed under each key the pair shares (Ivan Petrov, Moscow, 1980): 8 + 4 × log2(12) ≈ 22 is needed.
+    expect(SETTINGS.crowding).toBe(4);
+    const plan = planBatch([record('r1', IVAN)], crowded(stored, 12), SETTINGS, ids());
+    expect(plan.profileOf.get('r1')).toBe('new-1');
+    expect(plan.merges).toEqual([]);
+    expect(plan.review).toEqual([{ a: 'P1', b: 'new-1', score: SETTINGS.autoMerge - 0.01, reasons: ['firstName exact', 'lastName exact', 'birthDate weak', 'city exact'] }]);
+    // Off: the crowd changes nothing.
+    expect(planBatch([record('r1', IVAN)], crowded(stored, 12), { ...SETTINGS, crowding: 0 }, ids()).profileOf.get('r1')).toBe('P1');
+  });
+
+  it('a pair sharing one rare key is not held back by the crowded ones', () => {
+    // The exact birth date and the city (key dc:) are theirs alone; the name keys are crowded.
+    const stored = view([{ profile: 'P1', created: 1, key: 's1', traits: { ...IVAN_STORED, birthDate: '1980-05-12' } }]);
+    const counts = new Map([...stored.keyCounts.keys()].map((key) => [key, key.startsWith('dc:') ? 1 : 15]));
+    expect(planBatch([record('r1', IVAN)], { ...stored, keyCounts: counts }, SETTINGS, ids()).profileOf.get('r1')).toBe('P1');
+  });
+
+  it("a person's own earlier records are no rivals; records of others count even unread", () => {
+    const own: Stored[] = ['s1', 's2', 's3'].map((key) => ({ profile: 'P1', created: 1, key, traits: IVAN_STORED }));
+    // Three records filed under each key, all of P1: nobody else is there.
+    expect(planBatch([record('r1', IVAN)], view(own), SETTINGS, ids()).profileOf.get('r1')).toBe('P1');
+    // Eight filed, three read and all of P1: five other people share them (8 + 4 × log2(6) ≈ 18.3 > 16).
+    expect(planBatch([record('r1', IVAN)], crowded(view(own), 8), SETTINGS, ids()).profileOf.get('r1')).toBe('new-1');
+  });
+
+  it('no auto-merge when more fields differ than agree: a namesake born the same day who lives elsewhere', () => {
+    const stored = view([
+      {
+        profile: 'P1',
+        created: 1,
+        key: 's1',
+        traits: { firstName: 'Maria', lastName: 'Ivanova', birthDate: '1985-03-08', city: 'Moskva', postcode: '101000', address: 'ul. Tverskaya, 7' },
+        ids: [email('ivanova.m@yandex.ru')],
+      },
+    ]);
+    const maria = record('r1', { firstName: 'Мария', lastName: 'Иванова', birthDate: '08.03.1985', city: 'Казань', postcode: '420111', address: 'ул. Баумана, 44' }, [email('masha85@mail.ru')]);
+    const plan = planBatch([maria], stored, SETTINGS, ids());
+    // 3 (Mariya, Maria) + 8 + 12 - 1 - 4 - 4 - 5 = 9 clears autoMerge, but three agree and four differ: review.
+    expect(plan.profileOf.get('r1')).toBe('new-1');
+    expect(plan.merges).toEqual([]);
+    expect(plan.review).toHaveLength(1);
+    expect(plan.review[0]?.reasons).toEqual(['firstName close', 'lastName exact', 'email diff', 'birthDate exact', 'postcode diff', 'city diff', 'address diff']);
+  });
+
+  it('a record matching two profiles that look like two people joins its best match only', () => {
+    const olga = { firstName: 'Ольга', lastName: 'Смирнова', birthDate: '1975-04-02' };
+    const stored = view([
+      { profile: 'P-kazan', created: 1, key: 's1', traits: { ...olga, city: 'Казань', postcode: '420111', address: 'ул. Баумана, 5' }, ids: [email('olga.s@mail.ru')] },
+      { profile: 'P-samara', created: 2, key: 's2', traits: { ...olga, city: 'Самара', postcode: '443001', address: 'ул. Ленинградская, 40' }, ids: [email('smirnova75@yandex.ru')] },
+    ]);
+    // Name, birth date and Kazan: 31 with the first, 22 with the second (a namesake born that day in Samara).
+    const plan = planBatch([record('r1', { firstName: 'Olga', lastName: 'Smirnova', birthDate: '02.04.1975', city: 'Kazan' })], stored, SETTINGS, ids());
+    expect(plan.profileOf.get('r1')).toBe('P-kazan');
+    expect(plan.merges).toEqual([]);
+    expect(plan.review).toEqual([{ a: 'P-kazan', b: 'P-samara', score: SETTINGS.autoMerge - 0.01, reasons: ['firstName exact', 'lastName exact', 'birthDate exact', 'city diff'] }]);
+  });
+
+  it('nor does a record joined to the first by its email', () => {
+    const olga = { firstName: 'Ольга', lastName: 'Смирнова', birthDate: '1975-04-02' };
+    const stored = view([
+      { profile: 'P-kazan', created: 1, key: 's1', traits: { ...olga, city: 'Казань', postcode: '420111', address: 'ул. Баумана, 5' }, ids: [email('olga.s@mail.ru')] },
+      { profile: 'P-samara', created: 2, key: 's2', traits: { ...olga, city: 'Самара', postcode: '443001', address: 'ул. Ленинградская, 40' }, ids: [email('smirnova75@yandex.ru')] },
+    ]);
+    const plan = planBatch([record('r1', { firstName: 'Olga', lastName: 'Smirnova', birthDate: '02.04.1975', city: 'Kazan' }, [email('olga.s@mail.ru')])], stored, SETTINGS, ids());
+    expect(plan.profileOf.get('r1')).toBe('P-kazan');
+    expect(plan.linkOf.get('r1')).toEqual({ reason: 'shared email', score: null });
+    expect(plan.merges).toEqual([]);
+  });
+
+  it('nor does a record joined by its email to a profile it did not score', () => {
+    const stored = view([
+      // No birth date, no town: it shares fewer keys with the record than the namesake does, and is not scored.
+      { profile: 'P-kazan', created: 1, key: 's1', traits: { firstName: 'Ольга', lastName: 'Смирнова', postcode: '420111', address: 'ул. Баумана, 5' }, ids: [email('olga.s@mail.ru')] },
+      { profile: 'P-samara', created: 2, key: 's2', traits: { firstName: 'Ольга', lastName: 'Смирнова', birthDate: '1975-04-02', city: 'Самара', postcode: '443001', address: 'ул. Ленинградская, 40' }, ids: [email('smirnova75@yandex.ru')] },
+    ]);
+    const one = { ...SETTINGS, candidatesPerRecord: 1 };
+    const plan = planBatch([record('r1', { firstName: 'Olga', lastName: 'Smirnova', birthDate: '02.04.1975', city: 'Kazan' }, [email('olga.s@mail.ru')])], stored, one, ids());
+    expect(plan.profileOf.get('r1')).toBe('P-kazan');
+    expect(plan.merges).toEqual([]);
+    expect(plan.review.map((p) => [p.a, p.b])).toEqual([['P-kazan', 'P-samara']]);
+  });
+});

@@ -95,13 +95,26 @@ describe('fieldLevel', () => {
     expect(fieldLevel('text', 'moskva', 'moskwa')).toBe('close');
     expect(fieldLevel('text', 'moskva', 'sankt peterburg')).toBe('diff');
   });
+
+  it('text: house numbers more than one keystroke apart are two houses, however alike the street', () => {
+    const level = (a: string, b: string) => fieldLevel('text', fold(a), fold(b));
+    expect(level('ул. Ленина, д. 12', 'ул. Ленина, д. 48')).toBe('diff');
+    expect(level('291 Main Drive', '217 Main Drive')).toBe('diff');
+    // One keystroke: a digit swapped, dropped, doubled or mistyped is still a typo of one house.
+    expect(level('ул. Ленина, д. 12', 'ул. Ленина, д. 21')).toBe('close');
+    expect(level('ул. Ленина, д. 12', 'ул Ленина 112')).toBe('close');
+    expect(level('188 Bridge Road', '184 Bridge Road')).toBe('close');
+    // The flat after the house does not count against it; a street typo with the same number is close.
+    expect(level('ул. Ленина, д. 12', 'ул. Ленина, д. 12, кв. 5')).toBe('close');
+    expect(level('12 Baker Street', '12 Bakre Street')).toBe('close');
+  });
 });
 
 describe('scorePair: names', () => {
   it('Пётр Щукин = Pyotr Shchukin = Petr Shchukin (transliteration)', () => {
     const cyr = { firstName: 'Пётр', lastName: 'Щукин' };
-    expect(score(cyr, { firstName: 'Petr', lastName: 'Shchukin' })).toEqual({ vetoed: false, score: 14, agreements: 2, identifyingCompared: 0, reasons: ['firstName exact', 'lastName exact'] });
-    expect(score(cyr, { firstName: 'Pyotr', lastName: 'Shchukin' })).toEqual({ vetoed: false, score: 11, agreements: 2, identifyingCompared: 0, reasons: ['firstName close', 'lastName exact'] });
+    expect(score(cyr, { firstName: 'Petr', lastName: 'Shchukin' })).toEqual({ vetoed: false, score: 14, agreements: 2, disagreements: 0, identifyingCompared: 0, reasons: ['firstName exact', 'lastName exact'] });
+    expect(score(cyr, { firstName: 'Pyotr', lastName: 'Shchukin' })).toEqual({ vetoed: false, score: 11, agreements: 2, disagreements: 0, identifyingCompared: 0, reasons: ['firstName close', 'lastName exact'] });
   });
 
   it('Юлия = Yuliya exactly; Иванов and Ivanoff are close by sound', () => {
@@ -112,7 +125,7 @@ describe('scorePair: names', () => {
   it('swapped first and last names count as close, not exact', () => {
     expect(score({ firstName: 'Ivan', lastName: 'Petrov' }, { firstName: 'Petrov', lastName: 'Ivan' })).toEqual({ vetoed: false,
       score: 7,
-      agreements: 2,
+      agreements: 2, disagreements: 0,
       identifyingCompared: 0,
       reasons: ['firstName close', 'lastName close'],
     });
@@ -121,11 +134,21 @@ describe('scorePair: names', () => {
   it('an initial is weak evidence, not an agreement', () => {
     expect(score({ firstName: 'I.', lastName: 'Petrov' }, { firstName: 'Ivan', lastName: 'Petrov' })).toEqual({ vetoed: false,
       score: 9,
-      agreements: 1,
+      agreements: 1, disagreements: 0,
       identifyingCompared: 0,
       reasons: ['firstName weak', 'lastName exact'],
     });
     expect(score({ firstName: 'I.' }, { firstName: 'Olga' }).reasons).toEqual(['firstName diff']);
+  });
+
+  it('two slips make a name close only when its first letter is kept', () => {
+    // Sidorova and Fedorova are two families, two letters apart.
+    expect(score({ lastName: 'Сидорова' }, { lastName: 'Федорова' }).reasons).toEqual(['lastName diff']);
+    expect(score({ lastName: 'Lebedeva' }, { lastName: 'Nebedeve' }).reasons).toEqual(['lastName diff']);
+    // Two letters dropped from a long name, first letter kept: a hurried operator.
+    expect(score({ lastName: 'Александрова' }, { lastName: 'Aleksndrva' }).reasons).toEqual(['lastName close']);
+    // One slip is close wherever it is.
+    expect(score({ firstName: 'Никитина' }, { firstName: 'Микитина' }).reasons).toEqual(['firstName close']);
   });
 
   it('scrambled letters and names run together are close', () => {
@@ -136,19 +159,19 @@ describe('scorePair: names', () => {
   it('different people score below zero', () => {
     expect(score({ firstName: 'John', lastName: 'Smith' }, { firstName: 'Robert', lastName: 'Jones' })).toEqual({ vetoed: false,
       score: -9,
-      agreements: 0,
+      agreements: 0, disagreements: 2,
       identifyingCompared: 0,
       reasons: ['firstName diff', 'lastName diff'],
     });
   });
 
   it('a fullName against a first/last name compares the words in any order', () => {
-    expect(score({ fullName: 'Петров Иван' }, { fullName: 'Ivan Petrov' })).toEqual({ vetoed: false, score: 8, agreements: 1, identifyingCompared: 0, reasons: ['name exact'] });
+    expect(score({ fullName: 'Петров Иван' }, { fullName: 'Ivan Petrov' })).toEqual({ vetoed: false, score: 8, agreements: 1, disagreements: 0, identifyingCompared: 0, reasons: ['name exact'] });
     expect(score({ fullName: 'Петров Иван' }, { firstName: 'Ivan', lastName: 'Petrov' }).reasons).toEqual(['name exact']);
   });
 
   it('compares nothing when one side has no name', () => {
-    expect(score({ firstName: 'Ivan' }, { city: 'Москва' })).toEqual({ vetoed: false, score: 0, agreements: 0, identifyingCompared: 0, reasons: [] });
+    expect(score({ firstName: 'Ivan' }, { city: 'Москва' })).toEqual({ vetoed: false, score: 0, agreements: 0, disagreements: 0, identifyingCompared: 0, reasons: [] });
   });
 });
 
@@ -174,7 +197,7 @@ describe('scorePair: identifiers and fields', () => {
     expect(s).toEqual({ vetoed: false,
       // close 3 + exact 8 + birthDate exact 12 + postcode close 2 + company exact 4; a phone on one side only adds nothing
       score: 29,
-      agreements: 5,
+      agreements: 5, disagreements: 0,
       identifyingCompared: 1,
       reasons: ['firstName close', 'lastName exact', 'birthDate exact', 'postcode close', 'company exact'],
     });
@@ -185,7 +208,7 @@ describe('scorePair: identifiers and fields', () => {
       { firstName: 'Jennifer', lastName: 'Lopez', birthDate: '07/24/1969', address: '12 Main Street', state: 'NY' },
       { firstName: 'Jennifer', lastName: 'Lopez', birthDate: '1969-07-24', address: 'Main Street 12', state: 'ny' },
     );
-    expect(s).toEqual({ vetoed: false, score: 37, agreements: 5, identifyingCompared: 2, reasons: ['firstName exact', 'lastName exact', 'birthDate exact', 'address exact', 'state exact'] });
+    expect(s).toEqual({ vetoed: false, score: 37, agreements: 5, disagreements: 0, identifyingCompared: 2, reasons: ['firstName exact', 'lastName exact', 'birthDate exact', 'address exact', 'state exact'] });
     const swapped = score({ lastName: 'Lopez', birthDate: '1969-07-04' }, { lastName: 'Lopez', birthDate: '1969-04-07' });
     expect(swapped.reasons).toEqual(['lastName exact', 'birthDate close']);
     expect(swapped.score).toBe(13);
@@ -193,12 +216,12 @@ describe('scorePair: identifiers and fields', () => {
 
   it('namesakes with different birth dates score low and count the birth date as compared', () => {
     const s = score({ firstName: 'Иван', lastName: 'Иванов', birthDate: '1980-02-03' }, { firstName: 'Ivan', lastName: 'Ivanov', birthDate: '1975-07-19' });
-    expect(s).toEqual({ vetoed: false, score: 6, agreements: 2, identifyingCompared: 1, reasons: ['firstName exact', 'lastName exact', 'birthDate diff'] });
+    expect(s).toEqual({ vetoed: false, score: 6, agreements: 2, disagreements: 1, identifyingCompared: 1, reasons: ['firstName exact', 'lastName exact', 'birthDate diff'] });
   });
 
   it('a national id with one transposition is close and identifying', () => {
     const s = score({ nationalId: '123-456-789 01' }, { nationalId: '12345678910' });
-    expect(s).toEqual({ vetoed: false, score: 8, agreements: 1, identifyingCompared: 1, reasons: ['nationalId close'] });
+    expect(s).toEqual({ vetoed: false, score: 8, agreements: 1, disagreements: 0, identifyingCompared: 1, reasons: ['nationalId close'] });
   });
 });
 

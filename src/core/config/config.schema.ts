@@ -87,6 +87,12 @@ const MatchingConfig = Type.Object(
       default: DEFAULT_MATCHING.candidatesPerRecord,
       description: 'records scored against each arriving record: those sharing the most blocking keys with it (bounds the cost of a record however large the store grows)',
     }),
+    crowding: Type.Number({
+      minimum: 0,
+      default: DEFAULT_MATCHING.crowding,
+      description:
+        'a pair merges automatically only at autoMerge + crowding × log2(n), n the records filed under the rarest blocking key it shares: namesakes crowding a large store make agreements weaker evidence (0: off)',
+    }),
     reviewPairsPerRecord: Type.Integer({ minimum: 0, default: DEFAULT_MATCHING.reviewPairsPerRecord }),
     given: Type.Optional(Weights),
     family: Type.Optional(Weights),

@@ -31,6 +31,7 @@ export function resolveOptions(identity: HubConfig['identity']): ResolveOptions 
       maxProfilesPerIdentifier: identity.maxProfilesPerIdentifier,
       candidatesPerKey: matching.candidatesPerKey,
       candidatesPerRecord: matching.candidatesPerRecord,
+      crowding: matching.crowding,
       rules: {
         given: matching.given ?? DEFAULT_RULES.given,
         family: matching.family ?? DEFAULT_RULES.family,

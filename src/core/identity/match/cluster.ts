@@ -20,6 +20,8 @@ export type MatchSettings = {
   candidatesPerKey: number;
   /** Candidates scored per record: those sharing the most usable keys with it. */
   candidatesPerRecord: number;
+  /** Bits the automatic-merge bar rises per doubling of the records crowding a pair's rarest shared key. */
+  crowding: number;
   rules: MatchRules;
 };
 
@@ -151,33 +153,58 @@ export function planBatch(batch: readonly BatchRecord[], view: StoreView, settin
   const conflicts = (a: MatchFeatures | null, b: MatchFeatures | null) =>
     a !== null && b !== null && scorePair(withoutIdentifiers(a), withoutIdentifiers(b), settings.rules).score <= settings.conflict;
 
+  /** Records filed under a key of the batch: counted by the store, plus those earlier in the batch (at least one: a record filed since the store counted is still there). */
+  const filedUnder = (block: string) => Math.max(1, (view.keyCounts.get(block) ?? 0) + (filedInBatch.get(block) ?? 0));
+
+  /** More of their compared fields differ than agree: two people, whatever a third record says. */
+  const apart = (a: MatchFeatures, b: MatchFeatures) => {
+    const s = scorePair(a, b, settings.rules);
+    return s.disagreements > s.agreements;
+  };
+
   /**
    * The records worth scoring against one: those filed under its usable keys (stored, or earlier in
    * the batch), the ones sharing the most keys first (then the rarest keys), at most
-   * candidatesPerRecord. A key is usable
+   * candidatesPerRecord, each with the keys it shares. A key is usable
    * while at most candidatesPerKey records are filed under it; the store reads the same way
    * (profile.store.ts), so the cost of a record does not grow with the store.
    */
-  function candidatesOf(r: BatchRecord): { node: string; features: MatchFeatures | null }[] {
-    const found = new Map<string, { node: string; features: MatchFeatures | null; shared: number; rarity: number }>();
-    const add = (key: string, node: string, features: MatchFeatures | null, filed: number) => {
+  function candidatesOf(r: BatchRecord): { node: string; features: MatchFeatures | null; keys: string[] }[] {
+    const found = new Map<string, { node: string; features: MatchFeatures | null; shared: number; rarity: number; keys: string[] }>();
+    const add = (key: string, node: string, features: MatchFeatures | null, block: string, filed: number) => {
       const seen = found.get(key);
       if (seen) {
         seen.shared += 1;
         seen.rarity += 1 / filed;
-      } else found.set(key, { node, features, shared: 1, rarity: 1 / filed });
+        seen.keys.push(block);
+      } else found.set(key, { node, features, shared: 1, rarity: 1 / filed, keys: [block] });
     };
     for (const block of r.blockingKeys) {
-      // At least one: a record filed since the store counted is still a record under the key.
-      const filed = Math.max(1, (view.keyCounts.get(block) ?? 0) + (filedInBatch.get(block) ?? 0));
+      const filed = filedUnder(block);
       if (filed > settings.candidatesPerKey) continue;
-      for (const known of view.candidates.get(block) ?? []) add(known.key, `p:${known.profileId}`, known.features, filed);
-      for (const earlier of seenByBlock.get(block) ?? []) if (earlier !== r) add(earlier.key, `r:${earlier.key}`, earlier.features, filed);
+      for (const known of view.candidates.get(block) ?? []) add(known.key, `p:${known.profileId}`, known.features, block, filed);
+      for (const earlier of seenByBlock.get(block) ?? []) if (earlier !== r) add(earlier.key, `r:${earlier.key}`, earlier.features, block, filed);
     }
     return [...found.entries()]
       .sort(([ka, a], [kb, b]) => b.shared - a.shared || b.rarity - a.rarity || (ka < kb ? -1 : ka > kb ? 1 : 0))
       .slice(0, settings.candidatesPerRecord)
       .map(([, c]) => c);
+  }
+
+  /**
+   * Other people a pair's agreements could as well point to: the records filed under the
+   * least-filled key the pair shares, less those known to be in the candidate's own cluster (a
+   * person's earlier records are no rivals). Counted, not read: records the store left unread count.
+   */
+  function rivalsOf(keys: readonly string[], root: string): number {
+    let fewest = Infinity;
+    for (const block of keys) {
+      let own = 0;
+      for (const known of view.candidates.get(block) ?? []) if (find(`p:${known.profileId}`) === root) own += 1;
+      for (const earlier of seenByBlock.get(block) ?? []) if (find(`r:${earlier.key}`) === root) own += 1;
+      fewest = Math.min(fewest, filedUnder(block) - own);
+    }
+    return Math.max(0, fewest);
   }
 
   for (const r of batch) {
@@ -199,27 +226,42 @@ export function planBatch(batch: readonly BatchRecord[], view: StoreView, settin
 
     if (settings.enabled && r.features) {
       // The best-scoring record of each component among the candidates.
-      const best = new Map<string, { node: string; score: number; reasons: string[] }>();
-      for (const { node: other, features } of candidatesOf(r)) {
+      const best = new Map<string, { node: string; features: MatchFeatures; score: number; reasons: string[] }>();
+      for (const { node: other, features, keys } of candidatesOf(r)) {
         if (!features) continue;
         const s = scorePair(r.features, features, settings.rules);
-        const eligible = s.agreements >= settings.minAgreements && s.identifyingCompared >= 1 && !s.vetoed;
-        const score = eligible ? s.score : Math.min(s.score, settings.autoMerge - 0.01);
+        // Fewer fields differing than agreeing: a namesake born the same day who lives, writes and
+        // is reached elsewhere is as likely someone else.
+        const eligible = s.agreements >= settings.minAgreements && s.disagreements <= s.agreements && s.identifyingCompared >= 1 && !s.vetoed;
         const root = find(other);
-        if ((best.get(root)?.score ?? -Infinity) < score) best.set(root, { node: other, score, reasons: s.reasons });
+        // The more people share even the rarest key of the pair (namesakes in one town, say), the
+        // likelier its agreements are chance: the bar rises with them. In a small store it stays.
+        const sure = eligible && s.score >= settings.autoMerge && s.score >= settings.autoMerge + settings.crowding * Math.log2(1 + rivalsOf(keys, root));
+        const score = sure ? s.score : Math.min(s.score, settings.autoMerge - 0.01);
+        if ((best.get(root)?.score ?? -Infinity) < score) best.set(root, { node: other, features, score, reasons: s.reasons });
       }
       const ranked = [...best.values()].sort((a, b) => b.score - a.score);
       const proposals: { other: string; score: number; reasons: string[] }[] = [];
+      // A further match joins only if it does not look like someone else than those the record
+      // already joined, by an identifier or a better score (a record of Karen Marski must not bridge
+      // her to Karen Matski born the same day).
+      const joined: MatchFeatures[] = [
+        ...ranked.filter((c) => find(c.node) === find(node)).map((c) => c.features),
+        ...r.ids.flatMap((id) => linking.get(identifierKey(id)) ?? []).flatMap((k) => (k.features && find(`p:${k.profileId}`) === find(node) ? [k.features] : [])),
+      ];
       for (const c of ranked) {
         if (find(c.node) === find(node)) continue;
-        if (c.score >= settings.autoMerge) {
-          const edge = { reason: `match ${c.reasons.join(', ')}`, score: c.score };
+        let score = c.score;
+        if (score >= settings.autoMerge && joined.some((j) => apart(j, c.features))) score = settings.autoMerge - 0.01;
+        if (score >= settings.autoMerge) {
+          const edge = { reason: `match ${c.reasons.join(', ')}`, score };
           if (union(node, c.node, edge)) {
             if (!linkOf.has(r.key)) linkOf.set(r.key, edge);
+            joined.push(c.features);
             continue;
           }
         }
-        if (c.score >= settings.review && proposals.length < settings.reviewPairsPerRecord) proposals.push({ other: c.node, score: c.score, reasons: c.reasons });
+        if (score >= settings.review && proposals.length < settings.reviewPairsPerRecord) proposals.push({ other: c.node, score, reasons: c.reasons });
       }
       if (proposals.length > 0) bestReview.set(node, proposals);
       for (const block of r.blockingKeys) {

@@ -28,10 +28,11 @@ export type MatchRules = {
 };
 
 /**
- * The sum of weights; how many fields agreed (exact or close); how many identifying fields (marked so
- * in the rules: a birth date, an address, a national id) both records have; each field's level in words.
+ * The sum of weights; how many fields agreed (exact or close) and how many differed; how many
+ * identifying fields (marked so in the rules: a birth date, an address, a national id) both records
+ * have; each field's level in words.
  */
-export type Score = { score: number; agreements: number; identifyingCompared: number; vetoed: boolean; reasons: string[] };
+export type Score = { score: number; agreements: number; disagreements: number; identifyingCompared: number; vetoed: boolean; reasons: string[] };
 
 const CLOSE_SIMILARITY = 0.9;
 
@@ -49,11 +50,12 @@ function typed(a: string, b: string): boolean {
   return distance <= 1 || (distance === 2 && Math.min(a.length, b.length) >= 7 && a[0] === b[0]);
 }
 
-/** The same letters typed out of order ("Theodroe"), or two slips in a long name. */
+/**
+ * The same letters typed out of order ("Theodroe"). Two slips anywhere else are left to typed(),
+ * which wants the first letter kept: in a large store, "Marina" and "Karina" are two people.
+ */
 function scrambled(a: string, b: string): boolean {
-  if (Math.min(a.length, b.length) < 5) return false;
-  if ([...a].sort().join('') === [...b].sort().join('')) return true;
-  return Math.min(a.length, b.length) >= 7 && damerauLevenshtein(a, b) <= 2;
+  return Math.min(a.length, b.length) >= 5 && [...a].sort().join('') === [...b].sort().join('');
 }
 
 const RANK: Record<Level, number> = { exact: 3, close: 2, weak: 1, diff: 0 };
@@ -86,9 +88,19 @@ function dateLevel(a: string, b: string): Level {
   return ya === yb ? 'weak' : 'diff';
 }
 
+/** The first number written in a text (a house number), or null. */
+function firstNumber(text: string): string | null {
+  return /\d+/.exec(text)?.[0] ?? null;
+}
+
 function textLevel(a: string, b: string): Level {
   if (a === b) return 'exact';
   if (a.split(' ').sort().join(' ') === b.split(' ').sort().join(' ')) return 'exact';
+  // "12 Lenina" and "48 Lenina" are two houses however alike the rest: numbers more than one
+  // keystroke apart are not a typo.
+  const na = firstNumber(a);
+  const nb = firstNumber(b);
+  if (na !== null && nb !== null && damerauLevenshtein(na, nb) > 1) return 'diff';
   return jaroWinkler(a, b) >= CLOSE_SIMILARITY ? 'close' : 'diff';
 }
 
@@ -116,6 +128,7 @@ function emailLevel(a: readonly string[], b: readonly string[]): Level {
 export function scorePair(a: MatchFeatures, b: MatchFeatures, rules: MatchRules): Score {
   let score = 0;
   let agreements = 0;
+  let disagreements = 0;
   let identifyingCompared = 0;
   let vetoes = 0;
   let decided = false;
@@ -124,6 +137,7 @@ export function scorePair(a: MatchFeatures, b: MatchFeatures, rules: MatchRules)
     score += weights[level];
     if (identifying) identifyingCompared += 1;
     if (level === 'exact' || level === 'close') agreements += 1;
+    if (level === 'diff') disagreements += 1;
     reasons.push(`${name} ${level}`);
   };
 
@@ -163,5 +177,5 @@ export function scorePair(a: MatchFeatures, b: MatchFeatures, rules: MatchRules)
     if (field.veto && level === 'diff') vetoes += 1;
     if (field.decisive && level === 'exact') decided = true;
   }
-  return { score: Math.round(score * 100) / 100, agreements, identifyingCompared, vetoed: vetoes > 0 && !decided, reasons };
+  return { score: Math.round(score * 100) / 100, agreements, disagreements, identifyingCompared, vetoed: vetoes > 0 && !decided, reasons };
 }

@@ -30,6 +30,7 @@ export const DEFAULT_MATCHING = {
   conflict: -8,
   candidatesPerKey: 20,
   candidatesPerRecord: 6,
+  crowding: 4,
   reviewPairsPerRecord: 3,
 };
 
