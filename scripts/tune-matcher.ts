@@ -3,7 +3,7 @@
 // as profile.store.ts does (match-replay.ts), and prints pairwise precision/recall/F1 in seconds:
 // the loop for tuning weights, whose figures predict `npm run bench:match`.
 // Options: --only=febrl3,synthetic --explain=N (wrong merges and misses) --auto= --review= --agree=
-// --conflict= --crowding= (override the matching config) --batch=100 --people=50000 --records=10000
+// --conflict= --crowding= --per-record= (override the matching config) --batch=100 --people=50000 --records=10000
 // (synthetic: --people=500000 --records=5000 is `bench:match --growth`'s large store; give node
 // --max-old-space-size=8000).
 import { readFileSync } from 'node:fs';
@@ -158,6 +158,7 @@ const settings: MatchSettings = {
   minAgreements: Number(arg('agree') ?? defaults.minAgreements),
   conflict: Number(arg('conflict') ?? defaults.conflict),
   crowding: Number(arg('crowding') ?? defaults.crowding),
+  candidatesPerRecord: Number(arg('per-record') ?? defaults.candidatesPerRecord),
 };
 const explain = Number(arg('explain') ?? 0);
 const only = arg('only')?.split(',');
