@@ -132,7 +132,10 @@ describe.sequential('malformed input to every inbound route', () => {
 
   it('deeply nested JSON: 4xx problem+json', async () => {
     await fc.assert(
-      fc.asyncProperty(route, fc.integer({ min: 100, max: 200_000 }), fc.constantFrom('[', '{"a":'), async (r, depth, open) => {
+      // Up to 170,000 levels: the body (6 bytes a level at most) stays under the smallest route limit
+      // (1 MiB). Past it the answer is 413 (tested below), sent before the body is read, and the
+      // client may see the connection closed while it is still writing.
+      fc.asyncProperty(route, fc.integer({ min: 100, max: 170_000 }), fc.constantFrom('[', '{"a":'), async (r, depth, open) => {
         const close = open === '[' ? ']' : '}';
         expectRefused(await post(r, open.repeat(depth) + '1' + close.repeat(depth), 'application/json'), `${r} depth ${depth}`);
       }),
