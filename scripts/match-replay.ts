@@ -25,6 +25,10 @@ export class MemoryStore {
   private nextProfile = 0;
   /** Review pairs proposed over the whole replay. */
   reviewPairs = 0;
+  /** Every pair proposed for review, as the two profiles were named then. */
+  readonly proposed: [string, string][] = [];
+  /** Where each merged profile went. */
+  readonly mergedInto = new Map<string, string>();
 
   /**
    * `keep`: when given, only these blocking keys are filed (others are never read by the records to
@@ -110,10 +114,24 @@ export class MemoryStore {
       for (const i of moved) this.profileOf[i] = m.survivor;
       this.members.set(m.survivor, [...(this.members.get(m.survivor) ?? []), ...moved]);
       this.members.delete(m.merged);
+      this.mergedInto.set(m.merged, m.survivor);
     }
     for (const r of prepared) this.file(r.ids, r.features, r.blockingKeys, plan.profileOf.get(r.key) ?? this.newProfile());
     this.reviewPairs += plan.review.length;
+    for (const pair of plan.review) this.proposed.push([pair.a, pair.b]);
     return plan;
+  }
+
+  /** The live profile a profile id leads to. */
+  live(id: string): string {
+    let at = id;
+    for (let next = this.mergedInto.get(at); next !== undefined; next = this.mergedInto.get(at)) at = next;
+    return at;
+  }
+
+  /** Record indexes of a live profile. */
+  membersOf(id: string): readonly number[] {
+    return this.members.get(id) ?? [];
   }
 
   private newProfile(): string {

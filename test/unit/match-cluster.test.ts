@@ -288,12 +288,18 @@ describe('planBatch: namesakes in a large store', () => {
     const stored = view([{ profile: 'P1', created: 1, key: 's1', traits: IVAN_STORED }]);
     // 6 + 8 - 3 (same year) + 5 = 16: alone in the store, he is the one.
     expect(planBatch([record('r1', IVAN)], stored, SETTINGS, ids()).profileOf.get('r1')).toBe('P1');
-    // Twelve records filed under each key the pair shares (Ivan Petrov, Moscow, 1980): 8 + 4 × log2(12) ≈ 22 is needed.
+    // Five records filed under each key the pair shares (Ivan Petrov, Moscow, 1980): 8 + 4 × log2(5) ≈ 17.3
+    // is needed to merge, 4 + 4 × log2(5) ≈ 13.3 to ask a person.
     expect(SETTINGS.crowding).toBe(4);
-    const plan = planBatch([record('r1', IVAN)], crowded(stored, 12), SETTINGS, ids());
+    const plan = planBatch([record('r1', IVAN)], crowded(stored, 5), SETTINGS, ids());
     expect(plan.profileOf.get('r1')).toBe('new-1');
     expect(plan.merges).toEqual([]);
     expect(plan.review).toEqual([{ a: 'P1', b: 'new-1', score: SETTINGS.autoMerge - 0.01, reasons: ['firstName exact', 'lastName exact', 'birthDate weak', 'city exact'] }]);
+    // Twelve: 4 + 4 × log2(12) ≈ 18.3 to ask; a name, a town and a year shared by a dozen people are no question.
+    const crowd = planBatch([record('r1', IVAN)], crowded(stored, 12), SETTINGS, ids());
+    expect(crowd.profileOf.get('r1')).toBe('new-1');
+    expect(crowd.merges).toEqual([]);
+    expect(crowd.review).toEqual([]);
     // Off: the crowd changes nothing.
     expect(planBatch([record('r1', IVAN)], crowded(stored, 12), { ...SETTINGS, crowding: 0 }, ids()).profileOf.get('r1')).toBe('P1');
   });
