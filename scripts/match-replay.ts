@@ -7,9 +7,7 @@ import { identifierKey, planBatch, type KnownRecord, type MatchSettings, type Pl
 import { blockingKeys } from '../src/core/identity/match/blocking.js';
 import { matchableFeatures, type MatchFeatures } from '../src/core/identity/match/features.js';
 import type { Identifier } from '../src/core/identity/normalize.js';
-
-/** As profile.store.ts reads per identifier. */
-const HOLDERS_PER_IDENTIFIER = 50;
+import { HOLDERS_PER_IDENTIFIER } from '../src/core/store/profile.store.js';
 
 export type ReplayRecord = { traits: Record<string, string>; ids: Identifier[] };
 
@@ -23,9 +21,7 @@ export class MemoryStore {
   private readonly byKey = new Map<string, number[]>();
   private readonly byId = new Map<string, number[]>();
   private nextProfile = 0;
-  /** Review pairs proposed over the whole replay. */
-  reviewPairs = 0;
-  /** Every pair proposed for review, as the two profiles were named then. */
+  /** Every pair proposed for review over the whole replay, as the two profiles were named then. */
   readonly proposed: [string, string][] = [];
   /** Where each merged profile went. */
   readonly mergedInto = new Map<string, string>();
@@ -117,7 +113,6 @@ export class MemoryStore {
       this.mergedInto.set(m.merged, m.survivor);
     }
     for (const r of prepared) this.file(r.ids, r.features, r.blockingKeys, plan.profileOf.get(r.key) ?? this.newProfile());
-    this.reviewPairs += plan.review.length;
     for (const pair of plan.review) this.proposed.push([pair.a, pair.b]);
     return plan;
   }

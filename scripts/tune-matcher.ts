@@ -153,7 +153,7 @@ function run(rows: Row[], settings: MatchSettings, explain: number) {
     const ta = truths(a);
     return store.live(a) !== store.live(b) && [...truths(b)].some((t) => ta.has(t));
   }).length;
-  return { p, r, f1: (2 * p * r) / (p + r || 1), reviewPairs: store.reviewPairs, worthy, fps, fns };
+  return { p, r, f1: (2 * p * r) / (p + r || 1), reviewPairs: store.proposed.length, worthy, fps, fns };
 }
 
 const defaults = resolveOptions(parseConfig({ identity: { defaultCountry: 'RU' } }, {}).identity).matching;

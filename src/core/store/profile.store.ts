@@ -73,7 +73,7 @@ const BLOCK_LOCK_BUCKETS = 1n << 20n;
 // Full blocking keys a process remembers (a few tens of MB at most).
 const FULL_KEYS_REMEMBERED = 500_000;
 // Records read per identifier to check a shared email or phone against (enough to tell a switchboard).
-const HOLDERS_PER_IDENTIFIER = 50;
+export const HOLDERS_PER_IDENTIFIER = 50;
 
 function recordKey(source: string, sourceId: string): string {
   return `${source}\u0000${sourceId}`;
