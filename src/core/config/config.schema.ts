@@ -91,7 +91,7 @@ const MatchingConfig = Type.Object(
       minimum: 0,
       default: DEFAULT_MATCHING.crowding,
       description:
-        'a pair merges automatically only at autoMerge + crowding × log2(n), n the records filed under the rarest blocking key it shares: namesakes crowding a large store make agreements weaker evidence (0: off)',
+        'a pair merges automatically only at autoMerge + crowding × log2(n), and is proposed for review only at review + crowding × log2(n), n the records filed under the rarest blocking key it shares: namesakes crowding a large store make agreements weaker evidence (0: off)',
     }),
     reviewPairsPerRecord: Type.Integer({ minimum: 0, default: DEFAULT_MATCHING.reviewPairsPerRecord }),
     given: Type.Optional(Weights),
