@@ -1,10 +1,11 @@
 // An in-memory stand-in for the store around planBatch, for scripts/tune-matcher.ts: it files
 // records under their blocking keys and identifiers with the store's caps, picks each batch's
-// candidates as profile.store.ts does (usable keys only, most shared keys then rarest, at most
+// candidates with the ranking profile.store.ts uses (rank.ts: usable keys only, at most
 // candidatesPerRecord per record), counts keys up to candidatesPerKey + 1, and applies the plan's
 // merges. Decisions come from the real planBatch, so its figures predict `npm run bench:match`.
 import { identifierKey, planBatch, type KnownRecord, type MatchSettings, type Plan } from '../src/core/identity/match/cluster.js';
 import { blockingKeys } from '../src/core/identity/match/blocking.js';
+import { rankCandidates, type Filing } from '../src/core/identity/match/rank.js';
 import { matchableFeatures, type MatchFeatures } from '../src/core/identity/match/features.js';
 import type { Identifier } from '../src/core/identity/normalize.js';
 import { HOLDERS_PER_IDENTIFIER } from '../src/core/store/profile.store.js';
@@ -67,20 +68,13 @@ export class MemoryStore {
     // Per record, the stored records sharing the most usable keys, then the rarest ones.
     const chosen = new Set<number>();
     for (const r of prepared) {
-      const found = new Map<number, { shared: number; rarity: number }>();
+      const filings: Filing<number>[] = [];
       for (const k of r.blockingKeys) {
         const under = this.byKey.get(k);
         if (!under || under.length > candidatesPerKey) continue;
-        for (const c of under) {
-          const seen = found.get(c);
-          if (seen) {
-            seen.shared += 1;
-            seen.rarity += 1 / under.length;
-          } else found.set(c, { shared: 1, rarity: 1 / under.length });
-        }
+        for (const c of under) filings.push({ id: this.records[c]?.key ?? '', block: k, filed: under.length, item: c });
       }
-      const top = [...found].sort(([ka, a], [kb, b]) => b.shared - a.shared || b.rarity - a.rarity || ka - kb);
-      for (const [c] of top.slice(0, candidatesPerRecord)) chosen.add(c);
+      for (const { item: c } of rankCandidates(filings, candidatesPerRecord)) chosen.add(c);
     }
     const known = (c: number): KnownRecord => ({ key: this.records[c]?.key ?? '', profileId: this.profile(c), features: this.features(c) });
     const candidates = new Map<string, KnownRecord[]>();

@@ -5,6 +5,7 @@ import type { ReceivedRecord } from '../record.schema.js';
 import { recordIdentifiers, type Identifier, type IdentifierType, type NormalizeOptions } from '../identity/normalize.js';
 import { matchableFeatures, type MatchFeatures } from '../identity/match/features.js';
 import { blockingKeys } from '../identity/match/blocking.js';
+import { rankCandidates, type Filing } from '../identity/match/rank.js';
 import { identifierKey, planBatch, type KnownRecord, type Edge, type MatchSettings, type Merge, type Plan, type ReviewPair } from '../identity/match/cluster.js';
 import { projectTraits, searchText, type TraitSource } from '../identity/survivorship.js';
 import { HubError } from '../errors.js';
@@ -243,7 +244,7 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
   }
 
   type Holder = { type: string; value: string; profile_id: string; source: string; source_id: string; match: MatchFeatures | null };
-  type Candidate = { keys: string[]; source: string; source_id: string; profile_id: string; match: MatchFeatures | null };
+  type Candidate = { keys: string[]; source: string; source_id: string; profile_id: string; match: MatchFeatures | null; created_at: Date };
 
   /**
    * Reads what the batch involves: its stored versions, the records holding its identifiers, the
@@ -275,18 +276,23 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
       )
     ).rows;
     const { candidates, keyCounts } = await readCandidates(tx, batch, open, run);
-    const ids = [...new Set([...existing.map((e) => e.profile_id), ...holders.map((l) => l.profile_id), ...candidates.map((c) => c.profile_id)])].sort();
-    const profiles = (
-      await tx.query<{ id: string; created_at: Date }>(`SELECT id, created_at FROM profiles WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::uuid)`, [
-        JSON.stringify(ids),
-      ])
-    ).rows;
-    return { existing, holders, candidates, profiles, keyCounts };
+    // The candidates' profiles came with them; the rest are read here.
+    const created = new Map(candidates.map((c) => [c.profile_id, c.created_at.getTime()]));
+    const ids = [...new Set([...existing.map((e) => e.profile_id), ...holders.map((l) => l.profile_id)])].filter((id) => !created.has(id)).sort();
+    if (ids.length > 0) {
+      const rows = (
+        await tx.query<{ id: string; created_at: Date }>(`SELECT id, created_at FROM profiles WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::uuid)`, [
+          JSON.stringify(ids),
+        ])
+      ).rows;
+      for (const p of rows) created.set(p.id, p.created_at.getTime());
+    }
+    return { existing, holders, candidates, created, keyCounts };
   }
 
   /**
-   * Per batch record, the stored records sharing the most of its usable keys (then the rarest keys),
-   * at most candidatesPerRecord of them, with their features; planBatch ranks the same way. One probe
+   * Per batch record, its candidates among the stored records under its usable keys, ranked as
+   * planBatch ranks them (rank.ts), at most candidatesPerRecord of them, with their features. One probe
    * per key reads up to candidatesPerKey + 1 records on the index: that both counts the key (more
    * than candidatesPerKey: too common to find candidates by, remembered as full) and gives its
    * records, ranked here; only the chosen ones are fetched. Gives the counts of every batch key.
@@ -319,29 +325,21 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
     }
     const chosen = new Map<string, { source: string; source_id: string; keys: Set<string> }>();
     for (const r of batch) {
-      const found = new Map<string, { f: Filed; shared: number; rarity: number }>();
+      const filings: Filing<Filed>[] = [];
       for (const key of r.blocks) {
-        const under = byKey.get(key);
-        if (!under) continue;
-        for (const f of under) {
-          const seen = found.get(f.key);
-          if (seen) {
-            seen.shared += 1;
-            seen.rarity += 1 / under.length;
-          } else found.set(f.key, { f, shared: 1, rarity: 1 / under.length });
-        }
+        const under = byKey.get(key) ?? [];
+        for (const f of under) filings.push({ id: f.key, block: key, filed: under.length, item: f });
       }
-      const top = [...found.values()].sort((a, b) => b.shared - a.shared || b.rarity - a.rarity || (a.f.key < b.f.key ? -1 : a.f.key > b.f.key ? 1 : 0));
-      for (const { f } of top.slice(0, options.matching.candidatesPerRecord)) {
+      for (const { item: f } of rankCandidates(filings, options.matching.candidatesPerRecord)) {
         if (!chosen.has(f.key)) chosen.set(f.key, { source: f.source, source_id: f.source_id, keys: new Set<string>() });
       }
     }
     if (chosen.size === 0) return { candidates: [], keyCounts };
     for (const [key, under] of byKey) for (const f of under) chosen.get(f.key)?.keys.add(key);
     const rows = (
-      await tx.query<{ source: string; source_id: string; profile_id: string; match: MatchFeatures | null }>(
-        `SELECT r.source, r.source_id, r.profile_id, r.match FROM jsonb_array_elements($1::jsonb) k
-           JOIN records r ON r.source = k->>0 AND r.source_id = k->>1`,
+      await tx.query<Omit<Candidate, 'keys'>>(
+        `SELECT r.source, r.source_id, r.profile_id, r.match, p.created_at FROM jsonb_array_elements($1::jsonb) k
+           JOIN records r ON r.source = k->>0 AND r.source_id = k->>1 JOIN profiles p ON p.id = r.profile_id`,
         [JSON.stringify([...chosen.values()].map((c) => [c.source, c.source_id]))],
       )
     ).rows;
@@ -411,7 +409,7 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
       // Reads and plans, then locks the profiles the plan changes; if one was merged away meanwhile,
       // reads and plans again.
       const planRound = async () => {
-        const { existing, holders, candidates, profiles, keyCounts } = await readAround(tx, prepared, open, run);
+        const { existing, holders, candidates, created, keyCounts } = await readAround(tx, prepared, open, run);
         const existingByKey = new Map(existing.map((e) => [recordKey(e.source, e.source_id), e]));
         const results: ResolvedRecord[] = [];
         const fresh: Prepared[] = [];
@@ -447,7 +445,6 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
             else byBlock.set(block, [known(c)]);
           }
         }
-        const created = new Map(profiles.map((p) => [p.id, p.created_at.getTime()]));
         const plan = planBatch(
           fresh.map((r) => ({
             key: r.key,

@@ -1,6 +1,7 @@
 import type { Identifier } from '../normalize.js';
 import type { MatchFeatures } from './features.js';
 import { scorePair, type MatchRules } from './compare.js';
+import { rankCandidates, type Filing, type RankedCandidate } from './rank.js';
 
 /**
  * The decisions of identity resolution for one batch, as a pure function of what the store holds
@@ -163,46 +164,46 @@ export function planBatch(batch: readonly BatchRecord[], view: StoreView, settin
   };
 
   /**
-   * The records worth scoring against one: those filed under its usable keys (stored, or earlier in
-   * the batch), the ones sharing the most keys first (then the rarest keys), at most
-   * candidatesPerRecord, each with the keys it shares. A key is usable
-   * while at most candidatesPerKey records are filed under it; the store reads the same way
-   * (profile.store.ts), so the cost of a record does not grow with the store.
+   * The records worth scoring against one, ranked (rank.ts) among those filed under its usable keys,
+   * stored or earlier in the batch, each with the keys it shares. A key is usable while at most
+   * candidatesPerKey records are filed under it; the store reads the same way (profile.store.ts), so
+   * the cost of a record does not grow with the store.
    */
-  function candidatesOf(r: BatchRecord): { node: string; features: MatchFeatures | null; keys: string[] }[] {
-    const found = new Map<string, { node: string; features: MatchFeatures | null; shared: number; rarity: number; keys: string[] }>();
-    const add = (key: string, node: string, features: MatchFeatures | null, block: string, filed: number) => {
-      const seen = found.get(key);
-      if (seen) {
-        seen.shared += 1;
-        seen.rarity += 1 / filed;
-        seen.keys.push(block);
-      } else found.set(key, { node, features, shared: 1, rarity: 1 / filed, keys: [block] });
-    };
+  function candidatesOf(r: BatchRecord): RankedCandidate<{ node: string; features: MatchFeatures | null }>[] {
+    const filings: Filing<{ node: string; features: MatchFeatures | null }>[] = [];
     for (const block of r.blockingKeys) {
       const filed = filedUnder(block);
       if (filed > settings.candidatesPerKey) continue;
-      for (const known of view.candidates.get(block) ?? []) add(known.key, `p:${known.profileId}`, known.features, block, filed);
-      for (const earlier of seenByBlock.get(block) ?? []) if (earlier !== r) add(earlier.key, `r:${earlier.key}`, earlier.features, block, filed);
+      for (const known of view.candidates.get(block) ?? []) filings.push({ id: known.key, block, filed, item: { node: `p:${known.profileId}`, features: known.features } });
+      for (const earlier of seenByBlock.get(block) ?? []) {
+        if (earlier !== r) filings.push({ id: earlier.key, block, filed, item: { node: `r:${earlier.key}`, features: earlier.features } });
+      }
     }
-    return [...found.entries()]
-      .sort(([ka, a], [kb, b]) => b.shared - a.shared || b.rarity - a.rarity || (ka < kb ? -1 : ka > kb ? 1 : 0))
-      .slice(0, settings.candidatesPerRecord)
-      .map(([, c]) => c);
+    return rankCandidates(filings, settings.candidatesPerRecord);
+  }
+
+  /** Per component, how many of the records filed under a key it holds (those read or earlier in the batch). */
+  function componentsUnder(block: string): Map<string, number> {
+    const counts = new Map<string, number>();
+    const count = (root: string) => counts.set(root, (counts.get(root) ?? 0) + 1);
+    for (const known of view.candidates.get(block) ?? []) count(find(`p:${known.profileId}`));
+    for (const earlier of seenByBlock.get(block) ?? []) count(find(`r:${earlier.key}`));
+    return counts;
   }
 
   /**
    * Other people a pair's agreements could as well point to: the records filed under the
    * least-filled key the pair shares, less those known to be in the candidate's own cluster (a
    * person's earlier records are no rivals). Counted, not read: records the store left unread count.
+   * `under` keeps componentsUnder per key while no component changes (one record's candidates
+   * share most of their keys).
    */
-  function rivalsOf(keys: readonly string[], root: string): number {
+  function rivalsOf(keys: readonly string[], root: string, under: Map<string, Map<string, number>>): number {
     let fewest = Infinity;
     for (const block of keys) {
-      let own = 0;
-      for (const known of view.candidates.get(block) ?? []) if (find(`p:${known.profileId}`) === root) own += 1;
-      for (const earlier of seenByBlock.get(block) ?? []) if (find(`r:${earlier.key}`) === root) own += 1;
-      fewest = Math.min(fewest, filedUnder(block) - own);
+      let components = under.get(block);
+      if (!components) under.set(block, (components = componentsUnder(block)));
+      fewest = Math.min(fewest, filedUnder(block) - (components.get(root) ?? 0));
     }
     return Math.max(0, fewest);
   }
@@ -227,7 +228,8 @@ export function planBatch(batch: readonly BatchRecord[], view: StoreView, settin
     if (settings.enabled && r.features) {
       // The best-scoring record of each component among the candidates.
       const best = new Map<string, { node: string; features: MatchFeatures; score: number; reasons: string[] }>();
-      for (const { node: other, features, keys } of candidatesOf(r)) {
+      const under = new Map<string, Map<string, number>>();
+      for (const { item: { node: other, features }, keys } of candidatesOf(r)) {
         if (!features) continue;
         const s = scorePair(r.features, features, settings.rules);
         // Fewer fields differing than agreeing: a namesake born the same day who lives, writes and
@@ -236,7 +238,7 @@ export function planBatch(batch: readonly BatchRecord[], view: StoreView, settin
         const root = find(other);
         // The more people share even the rarest key of the pair (namesakes in one town, say), the
         // likelier its agreements are chance: the bar rises with them. In a small store it stays.
-        const crowd = settings.crowding * Math.log2(1 + rivalsOf(keys, root));
+        const crowd = settings.crowding * Math.log2(1 + rivalsOf(keys, root, under));
         const sure = eligible && s.score >= settings.autoMerge && s.score >= settings.autoMerge + crowd;
         // The review bar rises alike: a name shared by a town's worth of people is no reason to ask
         // a person (in a replay of 20,000 Russian records, 19,320 proposed pairs, 55 of one person).
