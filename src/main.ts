@@ -129,8 +129,10 @@ async function start(log: Logger, stop: AbortSignal): Promise<Running> {
   undo.splice(0, undo.length, async () => redis.owned?.stop(), async () => hub.close());
   await checkpoint();
 
-  if (hub.app) {
-    await hub.app.listen(listen).catch((err: NodeJS.ErrnoException) =>
+  // The API, or on a worker its health and metrics: every role answers on PORT.
+  const http = hub.app ?? hub.operations;
+  if (http) {
+    await http.listen(listen).catch((err: NodeJS.ErrnoException) =>
       fail(
         new HubError(
           'STARTUP',

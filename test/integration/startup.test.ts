@@ -356,11 +356,26 @@ describe.concurrent('the hub process (npm start)', () => {
       const startupMs = Date.now() - t0;
       expect(apiStarted).toMatchObject({ role: 'api', store: 'postgres' });
       expect(workerStarted).toMatchObject({ role: 'worker', store: 'postgres' });
-      expect(workerHub.logs().map((l) => l.msg)).not.toContainEqual(expect.stringMatching(/Server listening/));
 
       const call = api(apiEnv);
       expect((await call('POST', '/v1/records', contact('so-1', 'scale@example.com'))).status).toBe(202);
       const status = await processed(call, 'web', 'so-1');
+
+      // The worker answers on its own PORT: liveness, readiness, and the counters only it holds; no API.
+      const onWorker = api(workerEnv);
+      expect((await onWorker('GET', '/health')).status).toBe(200);
+      expect((await onWorker('GET', '/ready')).status).toBe(200);
+      expect((await onWorker('GET', '/v1/profiles')).status).toBe(404);
+      const processedLine = /^crm_hub_records_processed_total\{source="web"\} (\d+)$/m;
+      // The record's row commits a moment before the worker counts it.
+      let workerMetrics = await onWorker('GET', '/metrics');
+      for (let i = 0; i < 50 && !processedLine.test(workerMetrics.text); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        workerMetrics = await onWorker('GET', '/metrics');
+      }
+      expect(workerMetrics.status).toBe(200);
+      expect(workerMetrics.text.match(processedLine)?.[1], workerMetrics.text).toBe('1');
+      expect((await call('GET', '/metrics')).text).not.toMatch(processedLine);
       // The tables are in the test's schema, not in public.
       const { rows } = await admin.query(`SELECT profile_id FROM ${schema}.records WHERE source = 'web' AND source_id = 'so-1'`);
       expect(rows).toEqual([{ profile_id: status['profileId'] }]);
