@@ -202,6 +202,27 @@ describe.concurrent('the hub process (npm start)', () => {
     });
   });
 
+  describe('npm start', () => {
+    it('passes SIGTERM on to the hub, which drains and exits 0 (and npm with it)', HEAVY, async (ctx) => {
+      const t = scope(ctx);
+      const hub = t.spawn({ env: await t.hubEnv(), npm: true });
+      await hub.waitForLog('crm-hub started');
+      await expectCleanStop(hub);
+    });
+
+    it('stops once on Ctrl-C, which reaches the hub from the terminal and again from npm', HEAVY, async (ctx) => {
+      const t = scope(ctx);
+      const hub = t.spawn({ env: await t.hubEnv(), npm: true });
+      await hub.waitForLog('crm-hub started');
+      // A terminal's Ctrl-C signals its whole foreground process group.
+      process.kill(-hub.pid, 'SIGINT');
+      const exit = await hub.waitForExit(15_000);
+      expect(hub.logs().find((l) => /^shutting down/.test(l.msg)), hub.stdout).toMatchObject({ signal: 'SIGINT' });
+      expect(hub.logs().map((l) => l.msg).at(-1), hub.stdout).toBe('stopped');
+      expect(exit, hub.stdout + hub.stderr).toMatchObject({ code: 0, signal: null });
+    });
+  });
+
   describe('Redis', () => {
     it('starts a private redis-server when none answers at REDIS_URL, and stops it with the hub', HEAVY, async (ctx) => {
       const t = scope(ctx);
