@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { HubError, isHubError } from './core/errors.js';
 import type { Hub, Role } from './core/hub.js';
 import { createLogger } from './core/logger.js';
+import { STOP_SIGNALS, watchStopSignals } from './core/stop-signals.js';
 import type { PrivateRedis } from './core/redis.js';
 import type { Db } from './core/store/db.js';
 
@@ -13,6 +14,8 @@ import type { Db } from './core/store/db.js';
 // needed: a wrong argument or setting is reported in a fraction of the time it takes to load all.
 
 const SHUTDOWN_GRACE_MS = 30_000;
+/** npm passes a signal on within milliseconds; a person who presses Ctrl-C again to force the exit takes longer. */
+const REPEATED_SIGNAL_MS = 1000;
 const USAGE = 'usage: npm start [-- --role all|api|worker]';
 /** Every Role (the Record type makes the compiler say so when one is added); hub.ts is not loaded yet. */
 const ROLES: Record<Role, true> = { all: true, api: true, worker: true };
@@ -129,8 +132,10 @@ async function start(log: Logger, stop: AbortSignal): Promise<Running> {
   undo.splice(0, undo.length, async () => redis.owned?.stop(), async () => hub.close());
   await checkpoint();
 
-  if (hub.app) {
-    await hub.app.listen(listen).catch((err: NodeJS.ErrnoException) =>
+  // The API, or on a worker its health and metrics: every role answers on PORT.
+  const http = hub.app ?? hub.operations;
+  if (http) {
+    await http.listen(listen).catch((err: NodeJS.ErrnoException) =>
       fail(
         new HubError(
           'STARTUP',
@@ -155,10 +160,20 @@ function main(): void {
   // and exits 0. A private redis-server is never left behind.
   const stop = new AbortController();
   const startup = start(log, stop.signal);
-  closeWithGrace({ delay: SHUTDOWN_GRACE_MS, logger: log }, async ({ signal, err }) => {
+  const signals = watchStopSignals({
+    repeatMs: REPEATED_SIGNAL_MS,
+    stop: () => graceful.close(),
+    exitNow: (signal) => {
+      log.error({ signal }, 'second stop signal: exiting without waiting');
+      process.exit(1);
+    },
+  });
+  // close-with-grace handles errors and the other signals; SIGINT and SIGTERM come through `signals`.
+  const graceful = closeWithGrace({ delay: SHUTDOWN_GRACE_MS, logger: log, skip: [...STOP_SIGNALS] }, async ({ signal, err }) => {
+    const stopSignal = signals.began(signal);
     stop.abort();
     if (err) log.error({ err }, 'shutting down after an error');
-    else log.info({ signal }, 'shutting down: draining workers and closing connections');
+    else log.info({ signal: stopSignal }, 'shutting down: draining workers and closing connections');
     const running = await startup.catch((startErr: unknown) => {
       if (!(startErr instanceof StartAborted)) log.error({ err: startErr }, 'the start failed while shutting down');
       return null; // start() has closed what it opened

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { HubConfig } from './config/config.schema.js';
 import { createKeyRing } from './api/auth.js';
 import { buildApp } from './api/app.js';
+import { buildOperationsApp } from './api/operations-app.js';
 import { createRedis } from './redis.js';
 import type { Db } from './store/db.js';
 import { migrate } from './store/migrate.js';
@@ -48,7 +49,10 @@ export type HubOptions = {
 };
 
 export type Hub = {
+  /** The HTTP API; null on a worker. */
   app: FastifyInstance | null;
+  /** What a worker serves over HTTP instead: /health, /ready and /metrics; null where `app` serves them. */
+  operations: FastifyInstance | null;
   worker: Worker | null;
   ingest: IngestQueue;
   connectors: ConnectorRuntime;
@@ -83,7 +87,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     workerRedis?.disconnect();
     throw err;
   }
-  const { ingest, connectors, connectorWorkers, worker, events, app } = parts;
+  const { ingest, connectors, connectorWorkers, worker, events, app, operations } = parts;
   // The report rollups follow the store in the background, so that a report request has little to fold.
   const reportFolds = every(config.reports.foldEveryMs, () => reports.fold(), (err) => log.warn({ err }, 'report fold failed; will try again'));
 
@@ -134,22 +138,24 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       (await events.store.deliveryCounts()).map((c) => ({ labels: { status: c.status }, value: c.count })),
     );
 
+    const keys = createKeyRing(config.auth.keys, options.bootstrapKey);
+    const checks = [
+      { name: 'redis', check: async () => void (await apiRedis.ping()) },
+      { name: 'store', check: () => store.ping() },
+    ];
     const app =
       options.role === 'worker'
         ? null
         : await buildApp({
             config,
-            keys: createKeyRing(config.auth.keys, options.bootstrapKey),
+            keys,
             store,
             curation,
             ingest,
             connectors,
             events,
             queues: [ingest.queue, ...connectors.queues, ...events.queues],
-            checks: [
-              { name: 'redis', check: async () => void (await apiRedis.ping()) },
-              { name: 'store', check: () => store.ping() },
-            ],
+            checks,
             log,
             redis: apiRedis,
             prefix: options.prefix,
@@ -158,19 +164,20 @@ export async function createHub(options: HubOptions): Promise<Hub> {
             audit: createAuditStore(db),
             erasure,
           });
+    const operations = app ? null : await buildOperationsApp({ checks, log, metrics, keys, requireKey: config.metrics.requireKey });
     metrics.track({ queues: [ingest.queue, ...connectors.queues], breakers: () => connectors.statuses(), merges: () => reports.mergeCount() });
 
     // The API's Redis connection queues nothing while it connects: wait, so the first request is not a 503.
     await ingest.queue.waitUntilReady();
     // Last: its relay and sweep loops would outlive a start that fails after them.
     await events.start();
-    return { ingest, connectors, connectorWorkers, worker, events, app };
+    return { ingest, connectors, connectorWorkers, worker, events, app, operations };
   }
 
   let closing: Promise<void> | undefined;
   async function closeAll() {
     const steps: [string, () => Promise<unknown>][] = [
-      ['http', async () => app?.close()],
+      ['http', async () => Promise.all([app?.close(), operations?.close()])],
       ['worker', async () => Promise.all([worker?.close(), ...connectorWorkers.map((w) => w.close()), events.stop(), reportFolds.stop()])],
       ['queue', async () => Promise.all([ingest.close(), connectors.close(), events.close()])],
       ['redis', async () => Promise.all([apiRedis.quit().catch(() => apiRedis.disconnect()), workerRedis?.quit().catch(() => workerRedis.disconnect())])],
@@ -187,6 +194,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   }
   return {
     app,
+    operations,
     worker,
     ingest,
     connectors,

@@ -142,20 +142,44 @@ describe('security', () => {
     report('7-rate-limit', { formPosts: statuses });
   });
 
-  it('sends security headers on API answers, problems and the docs; the docs UI and the queue dashboard still render under the CSP', async () => {
-    for (const [url, key] of [['/health', null], ['/v1/profiles', ADMIN_KEY], ['/v1/profiles', null], ['/v1/profiles', SCOPED_KEYS.ingest], ['/nowhere', null], ['/docs', null]] as const) {
+  it('sends security headers on every answer: reads, refusals, problems, 404s, the docs and a worker\'s metrics; the embed script may be loaded by other sites', async () => {
+    const expectHeaders = (res: LightMyRequestResponse, what: string, crossOrigin = false) => {
+      expect(res.headers['content-security-policy'], what).toMatch(/default-src 'self'/);
+      expect(res.headers['content-security-policy'], what).not.toMatch(/upgrade-insecure-requests/);
+      expect(res.headers['x-content-type-options'], what).toBe('nosniff');
+      expect(res.headers['strict-transport-security'], what).toMatch(/max-age=/);
+      expect(res.headers['x-frame-options'], what).toBe('SAMEORIGIN');
+      expect(res.headers['cross-origin-resource-policy'], what).toBe(crossOrigin ? 'cross-origin' : 'same-origin');
+      expect(res.headers['x-powered-by'], what).toBeUndefined();
+    };
+    const answers = [
+      ['/health', null, 200],
+      ['/v1/profiles', ADMIN_KEY, 200],
+      ['/v1/profiles', null, 401],
+      ['/v1/profiles', SCOPED_KEYS.ingest, 403],
+      ['/v1/profiles?limit=0', ADMIN_KEY, 400],
+      ['/v1/profiles/not-a-uuid', ADMIN_KEY, 404],
+      ['/nowhere', null, 404],
+    ] as const;
+    for (const [url, key, status] of answers) {
       const res = await hub.request('GET', url, { key });
-      expect(res.headers['content-security-policy'], url).toMatch(/default-src 'self'/);
-      expect(res.headers['content-security-policy'], url).not.toMatch(/upgrade-insecure-requests/);
-      expect(res.headers['x-content-type-options'], url).toBe('nosniff');
-      expect(res.headers['strict-transport-security'], url).toMatch(/max-age=/);
-      expect(res.headers['x-frame-options'], url).toBe('SAMEORIGIN');
-      expect(res.headers['x-powered-by'], url).toBeUndefined();
+      expect(res.statusCode, url).toBe(status);
+      expectHeaders(res, `${url} (${status})`);
     }
+    expectHeaders(await hub.request('GET', '/docs', { key: null }), '/docs');
     // The embed snippet is loaded by other sites.
-    const embed = await hub.request('GET', '/v1/forms/contact/embed.js', { key: null });
-    expect(embed.headers['cross-origin-resource-policy']).toBe('cross-origin');
+    expectHeaders(await hub.request('GET', '/v1/forms/contact/embed.js', { key: null }), 'embed.js', true);
 
+    // A worker's own server (health, metrics) is built on the same base as the API.
+    const worker = await startTestHub({ store: 'postgres', role: 'worker' });
+    try {
+      for (const url of ['/metrics', '/health', '/nowhere']) expectHeaders(await worker.operations!.inject({ method: 'GET', url }), `worker ${url}`);
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it('renders the docs UI and the queue dashboard under the CSP', async () => {
     expect(existsSync('/usr/bin/chromium'), 'Chromium at /usr/bin/chromium (.ci/run installs it)').toBe(true);
     await hub.app!.listen({ port: 0, host: '127.0.0.1' });
     const base = `http://127.0.0.1:${(hub.app!.server.address() as AddressInfo).port}`;

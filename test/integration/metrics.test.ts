@@ -141,3 +141,24 @@ describe.each(STORES)('GET /metrics on %s', (store) => {
     expect(value(samples, 'crm_hub_merges_total')).toBe(0);
   });
 });
+
+describe('GET /metrics on a --role worker hub', () => {
+  it('is served by its operations server, which follows metrics.requireKey and serves nothing of the API', async () => {
+    const worker = await startTestHub({ store: 'postgres', role: 'worker', config: { metrics: { requireKey: true } } });
+    try {
+      expect(worker.app).toBeNull();
+      const get = (url: string, key?: string) => worker.operations!.inject({ method: 'GET', url, headers: key ? { authorization: `Bearer ${key}` } : {} });
+      expect((await get('/metrics')).statusCode).toBe(401);
+      expect((await get('/metrics', 'wrong')).statusCode).toBe(401);
+      const res = await get('/metrics', SCOPED_KEYS.ingest);
+      expect(res.statusCode).toBe(200);
+      expect(parseExposition(res.body).map((s) => s.name)).toContain('crm_hub_queue_jobs');
+      expect(res.body).toContain('# HELP crm_hub_records_processed_total');
+      expect((await get('/health')).statusCode).toBe(200);
+      expect((await get('/ready')).statusCode).toBe(200);
+      expect((await get('/v1/profiles', SCOPED_KEYS.read)).statusCode).toBe(404);
+    } finally {
+      await worker.close();
+    }
+  });
+});

@@ -202,6 +202,27 @@ describe.concurrent('the hub process (npm start)', () => {
     });
   });
 
+  describe('npm start', () => {
+    it('passes SIGTERM on to the hub, which drains and exits 0 (and npm with it)', HEAVY, async (ctx) => {
+      const t = scope(ctx);
+      const hub = t.spawn({ env: await t.hubEnv(), npm: true });
+      await hub.waitForLog('crm-hub started');
+      await expectCleanStop(hub);
+    });
+
+    it('stops once on Ctrl-C, which reaches the hub from the terminal and again from npm', HEAVY, async (ctx) => {
+      const t = scope(ctx);
+      const hub = t.spawn({ env: await t.hubEnv(), npm: true });
+      await hub.waitForLog('crm-hub started');
+      // A terminal's Ctrl-C signals its whole foreground process group.
+      process.kill(-hub.pid, 'SIGINT');
+      const exit = await hub.waitForExit(15_000);
+      expect(hub.logs().find((l) => /^shutting down/.test(l.msg)), hub.stdout).toMatchObject({ signal: 'SIGINT' });
+      expect(hub.logs().map((l) => l.msg).at(-1), hub.stdout).toBe('stopped');
+      expect(exit, hub.stdout + hub.stderr).toMatchObject({ code: 0, signal: null });
+    });
+  });
+
   describe('Redis', () => {
     it('starts a private redis-server when none answers at REDIS_URL, and stops it with the hub', HEAVY, async (ctx) => {
       const t = scope(ctx);
@@ -356,11 +377,26 @@ describe.concurrent('the hub process (npm start)', () => {
       const startupMs = Date.now() - t0;
       expect(apiStarted).toMatchObject({ role: 'api', store: 'postgres' });
       expect(workerStarted).toMatchObject({ role: 'worker', store: 'postgres' });
-      expect(workerHub.logs().map((l) => l.msg)).not.toContainEqual(expect.stringMatching(/Server listening/));
 
       const call = api(apiEnv);
       expect((await call('POST', '/v1/records', contact('so-1', 'scale@example.com'))).status).toBe(202);
       const status = await processed(call, 'web', 'so-1');
+
+      // The worker answers on its own PORT: liveness, readiness, and the counters only it holds; no API.
+      const onWorker = api(workerEnv);
+      expect((await onWorker('GET', '/health')).status).toBe(200);
+      expect((await onWorker('GET', '/ready')).status).toBe(200);
+      expect((await onWorker('GET', '/v1/profiles')).status).toBe(404);
+      const processedLine = /^crm_hub_records_processed_total\{source="web"\} (\d+)$/m;
+      // The record's row commits a moment before the worker counts it.
+      let workerMetrics = await onWorker('GET', '/metrics');
+      for (let i = 0; i < 50 && !processedLine.test(workerMetrics.text); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        workerMetrics = await onWorker('GET', '/metrics');
+      }
+      expect(workerMetrics.status).toBe(200);
+      expect(workerMetrics.text.match(processedLine)?.[1], workerMetrics.text).toBe('1');
+      expect((await call('GET', '/metrics')).text).not.toMatch(processedLine);
       // The tables are in the test's schema, not in public.
       const { rows } = await admin.query(`SELECT profile_id FROM ${schema}.records WHERE source = 'web' AND source_id = 'so-1'`);
       expect(rows).toEqual([{ profile_id: status['profileId'] }]);

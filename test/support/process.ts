@@ -31,6 +31,8 @@ export type SpawnOptions = {
   /** Added to a minimal environment (PATH, HOME): nothing of the test runner's own leaks in. */
   env?: Record<string, string>;
   args?: string[];
+  /** Through `npm start` (npm found on PATH) rather than node itself: what a user or a supervisor may run. */
+  npm?: boolean;
 };
 
 /**
@@ -40,7 +42,9 @@ export type SpawnOptions = {
  */
 export function spawnHub(options: SpawnOptions = {}): HubProcess {
   const env: Record<string, string> = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/tmp', ...options.env };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...(options.args ?? [])], {
+  const args = options.args ?? [];
+  const [command, commandArgs] = options.npm ? ['npm', ['start', '--silent', '--', ...args]] : [process.execPath, ['--import', 'tsx', 'src/main.ts', ...args]];
+  const child = spawn(command, commandArgs, {
     cwd: REPO_ROOT,
     env,
     detached: true,

@@ -57,15 +57,33 @@ export type AppDeps = {
   erasure: ErasureService;
 };
 
-/** The HTTP API as a Fastify instance, without listening: tests use `inject()`. */
-export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+/**
+ * Fastify with what every HTTP server of the hub has: problem+json errors and 404s, security headers
+ * on every answer, and requests counted in the metrics. Routes' response schemas may refer to `Problem`.
+ */
+export function createBaseApp(log: Logger, metrics: HubMetrics): FastifyInstance {
   const app: FastifyInstance = Fastify({
-    loggerInstance: deps.log.child({ component: 'api' }) as FastifyBaseLogger,
+    loggerInstance: log.child({ component: 'api' }) as FastifyBaseLogger,
     childLoggerFactory: requestLogger,
     trustProxy: false,
     ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: 'array' } },
     clientErrorHandler: sendClientErrorProblem,
   });
+  app.addSchema(ProblemSchema);
+  app.setErrorHandler((err, request, reply) => sendProblem(reply, toProblem(err, request)));
+  app.setNotFoundHandler((request, reply) => sendProblem(reply, toProblem(new HubError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`), request)));
+  // Security headers on every answer (CSP, nosniff, frame-ancestors, HSTS, ...). The docs UI and the
+  // queue dashboard load only their own scripts, so the default CSP fits them. Not
+  // upgrade-insecure-requests: a hub served over plain HTTP inside a network would have its pages'
+  // own scripts and styles rewritten to an https:// nobody serves.
+  securityHeaders(app, { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
+  app.addHook('onResponse', httpMetricsHook(metrics));
+  return app;
+}
+
+/** The HTTP API as a Fastify instance, without listening: tests use `inject()`. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = createBaseApp(deps.log, deps.metrics);
   // JSON bodies must be valid UTF-8: the default parser would turn bad bytes into U+FFFD and store them.
   const parseJson = app.getDefaultJsonParser('error', 'ignore');
   const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -80,10 +98,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     parseJson(request, text, done);
   });
 
-  app.addSchema(ProblemSchema);
   app.addSchema(MappingSchema);
-  app.setErrorHandler((err, request, reply) => sendProblem(reply, toProblem(err, request)));
-  app.setNotFoundHandler((request, reply) => sendProblem(reply, toProblem(new HubError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`), request)));
 
   // Every route's access shows in the OpenAPI document; keyed routes name their scope.
   app.addHook('onRoute', (route) => {
@@ -91,18 +106,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (!route.schema || !access || access === 'public') return;
     route.schema = { ...route.schema, security: [{ bearerAuth: [] }], description: `${route.schema.description ?? ''}\n\nScope: \`${access}\`.`.trim() };
   });
-  // Security headers on every answer (CSP, nosniff, frame-ancestors, HSTS, ...). The docs UI and the
-  // queue dashboard load only their own scripts, so the default CSP fits them. Not
-  // upgrade-insecure-requests: a hub served over plain HTTP inside a network would have its pages'
-  // own scripts and styles rewritten to an https:// nobody serves.
-  securityHeaders(app, { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
   app.addHook('onRoute', (route) => {
     // A form's embed snippet is a <script> on other sites: Cross-Origin-Resource-Policy must let them load it.
     if (route.url.endsWith('/embed.js')) Object.assign(route.config ?? (route.config = {}), { securityHeaders: { crossOriginResourcePolicy: { policy: 'cross-origin' } } });
   });
   // After the security headers' hook: a refused request (401, 403) gets them too.
   app.addHook('onRequest', createAuthHook(deps.keys));
-  app.addHook('onResponse', httpMetricsHook(deps.metrics));
   app.addHook('onSend', createAuditHook({ audit: deps.audit, keys: deps.keys, log: deps.log.child({ component: 'audit' }) }));
 
   await app.register(swagger, {

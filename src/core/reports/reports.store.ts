@@ -119,6 +119,59 @@ function days(from: number, to: number): { from: string; to: string; firstDay: s
 // The channel as reported: interactions sent without one are counted under "other".
 const CHANNEL = `CASE WHEN channel = '' THEN '${NO_CHANNEL}' ELSE channel END`;
 
+type Param = (value: unknown) => string;
+
+/** A column customers are ranked by: its SQL cast, and the check of its value in a cursor. */
+type RankColumn = { name: string; cast: string; valid(text: string): boolean };
+
+type RankedRow = { profile_id: string; traits: Record<string, unknown> };
+
+/** What tells one customer ranking from another; `rank` does the rest. */
+type Ranking<Row extends RankedRow> = {
+  table: string;
+  columns: string;
+  /** Which rows of the table are ranked. */
+  where(q: CustomerQuery, param: Param): string;
+  key: RankColumn;
+  ties: readonly RankColumn[];
+  /** The direction of the key that answers ?order=. */
+  direction(order: CustomerQuery['order']): 'ASC' | 'DESC';
+  /** What the page selects of each ranked row (`r`); its profile's traits come with it. */
+  select(q: CustomerQuery, param: Param): string;
+  /** The cursor after `row`: its key, then its ties. */
+  cursor(row: Row): string[];
+  customer(row: Row): Omit<Customer, 'profileId' | 'name' | 'company'>;
+};
+
+const PROFILE_ID: RankColumn = { name: 'profile_id', cast: '::uuid', valid: (t) => UUID.test(t) };
+
+const BY_VALUE: Ranking<RankedRow & { currency: string; value: string; stage: 'payment' | 'invoice' | 'order' }> = {
+  table: 'report_profile_values',
+  columns: 'profile_id, currency, value, stage',
+  where: (q, param) => (q.currency ? `currency = ${param(q.currency)}` : 'true'),
+  key: { name: 'value', cast: '::numeric', valid: (t) => NUMERIC.test(t) },
+  ties: [PROFILE_ID, { name: 'currency', cast: '', valid: (t) => /^[A-Z]{3}$/.test(t) }],
+  direction: (order) => (order === 'desc' ? 'DESC' : 'ASC'),
+  select: () => 'r.profile_id, r.currency, r.value::text AS value, r.stage',
+  cursor: (r) => [r.value, r.profile_id, r.currency],
+  customer: (r) => ({ currency: r.currency, value: Number(r.value), stage: r.stage }),
+};
+
+/** `asc`: the most recently active first; `desc`: the longest silent first. Profiles without interactions are not ranked. */
+const BY_RECENCY: Ranking<RankedRow & { last_at: Date; days: number }> = {
+  table: 'report_profiles',
+  columns: 'profile_id, last_interaction_at',
+  where: () => 'last_interaction_at IS NOT NULL',
+  key: { name: 'last_interaction_at', cast: '::timestamptz', valid: (t) => !Number.isNaN(Date.parse(t)) },
+  ties: [PROFILE_ID],
+  // Fewer days since = a later last interaction.
+  direction: (order) => (order === 'asc' ? 'DESC' : 'ASC'),
+  select: (q, param) =>
+    `r.profile_id, r.last_interaction_at AS last_at, GREATEST(0, floor(extract(epoch FROM (${param(q.asOf)}::timestamptz - r.last_interaction_at)) / 86400))::int AS days`,
+  cursor: (r) => [iso(r.last_at), r.profile_id],
+  customer: (r) => ({ lastInteractionAt: iso(r.last_at), daysSinceLastInteraction: r.days }),
+};
+
 /**
  * The queries behind /v1/reports. Records are the truth; the reports read the rollups of
  * migration 010 (rollups.ts), and each first folds in what changed since the last fold, so its
@@ -231,99 +284,49 @@ export function createReportsStore(db: Db) {
    */
   async function customers(q: CustomerQuery): Promise<{ data: Customer[]; nextCursor: string | null }> {
     await rollups.fold();
-    return q.sort === 'value' ? byValue(q) : byRecency(q);
+    return q.sort === 'value' ? rank(q, BY_VALUE) : rank(q, BY_RECENCY);
   }
 
-  async function byValue(q: CustomerQuery) {
+  /**
+   * One page of customers in `ranking`'s order: by its key, then its ties ascending, as the indexes
+   * of migration 010 hold them. After a cursor: the rest of its key, then the keys beyond it, each a
+   * range of one index, never a scan from the top.
+   */
+  async function rank<Row extends RankedRow>(q: CustomerQuery, ranking: Ranking<Row>) {
     const params: unknown[] = [];
     const param = (value: unknown) => {
       params.push(value);
       return `$${params.length}`;
     };
-    const currency = q.currency ? `currency = ${param(q.currency)}` : 'true';
-    const direction = q.order === 'desc' ? 'DESC' : 'ASC';
+    const { key, ties } = ranking;
+    const direction = ranking.direction(q.order);
+    const orderBy = (alias: string) => [`${alias}${key.name} ${direction}`, ...ties.map((t) => alias + t.name)].join(', ');
+    const rows = `SELECT ${ranking.columns} FROM ${ranking.table} WHERE ${ranking.where(q, param)}`;
     const limit = param(q.limit + 1);
-    // Ordered by value (either way), then profile and currency ascending, as the indexes of
-    // migration 010 hold them. After a cursor: the rest of its value, then the values beyond it,
-    // each a range of one index, never a scan from the top.
-    let page = `SELECT profile_id, currency, value, stage FROM report_profile_values WHERE ${currency} ORDER BY value ${direction}, profile_id, currency LIMIT ${limit}`;
+    let page = `${rows} ORDER BY ${orderBy('')} LIMIT ${limit}`;
     if (q.cursor) {
-      const [value, id, cur] = decodeCursor(q.cursor, (p) => p.length === 3 && NUMERIC.test(p[0] ?? '') && UUID.test(p[1] ?? '') && /^[A-Z]{3}$/.test(p[2] ?? ''));
-      const v = param(value);
-      page = `(SELECT profile_id, currency, value, stage FROM report_profile_values
-                WHERE ${currency} AND value = ${v}::numeric AND (profile_id, currency) > (${param(id)}::uuid, ${param(cur)})
-                ORDER BY value ${direction}, profile_id, currency LIMIT ${limit})
-              UNION ALL
-              (SELECT profile_id, currency, value, stage FROM report_profile_values
-                WHERE ${currency} AND value ${direction === 'DESC' ? '<' : '>'} ${v}::numeric
-                ORDER BY value ${direction}, profile_id, currency LIMIT ${limit})`;
-    }
-    const rows = (
-      await db.query<{ profile_id: string; currency: string; value: string; stage: 'payment' | 'invoice' | 'order'; traits: Record<string, unknown> }>(
-        `SELECT v.profile_id, v.currency, v.value::text AS value, v.stage, p.traits
-           FROM (SELECT * FROM (${page}) v ORDER BY value ${direction}, profile_id, currency LIMIT ${limit}) v
-           JOIN profiles p ON p.id = v.profile_id
-          ORDER BY v.value ${direction}, v.profile_id, v.currency`,
-        params,
-      )
-    ).rows;
-    const pageRows = rows.slice(0, q.limit);
-    const last = pageRows[pageRows.length - 1];
-    return {
-      data: pageRows.map((r) => ({
-        profileId: r.profile_id,
-        name: displayName(r.traits),
-        company: text(r.traits['company']),
-        currency: r.currency,
-        value: Number(r.value),
-        stage: r.stage,
-      })),
-      nextCursor: rows.length > q.limit && last ? encodeCursor([last.value, last.profile_id, last.currency]) : null,
-    };
-  }
-
-  /** `asc`: the most recently active first; `desc`: the longest silent first. Profiles without interactions are not ranked. */
-  async function byRecency(q: CustomerQuery) {
-    const params: unknown[] = [q.asOf];
-    const param = (value: unknown) => {
-      params.push(value);
-      return `$${params.length}`;
-    };
-    // Fewer days since = a later last interaction.
-    const direction = q.order === 'asc' ? 'DESC' : 'ASC';
-    const limit = param(q.limit + 1);
-    const live = 'last_interaction_at IS NOT NULL';
-    let page = `SELECT profile_id, last_interaction_at FROM report_profiles WHERE ${live} ORDER BY last_interaction_at ${direction}, profile_id LIMIT ${limit}`;
-    if (q.cursor) {
-      const [at, id] = decodeCursor(q.cursor, (p) => p.length === 2 && !Number.isNaN(Date.parse(p[0] ?? '')) && UUID.test(p[1] ?? ''));
+      const [at = '', ...after] = decodeCursor(q.cursor, (p) => p.length === 1 + ties.length && key.valid(p[0] ?? '') && ties.every((t, i) => t.valid(p[i + 1] ?? '')));
       const a = param(at);
-      page = `(SELECT profile_id, last_interaction_at FROM report_profiles WHERE ${live} AND last_interaction_at = ${a}::timestamptz AND profile_id > ${param(id)}::uuid
-                ORDER BY last_interaction_at ${direction}, profile_id LIMIT ${limit})
+      page = `(${rows} AND ${key.name} = ${a}${key.cast} AND (${ties.map((t) => t.name).join(', ')}) > (${after.map((v, i) => `${param(v)}${ties[i]?.cast ?? ''}`).join(', ')})
+                ORDER BY ${orderBy('')} LIMIT ${limit})
               UNION ALL
-              (SELECT profile_id, last_interaction_at FROM report_profiles WHERE ${live} AND last_interaction_at ${direction === 'DESC' ? '<' : '>'} ${a}::timestamptz
-                ORDER BY last_interaction_at ${direction}, profile_id LIMIT ${limit})`;
+              (${rows} AND ${key.name} ${direction === 'DESC' ? '<' : '>'} ${a}${key.cast}
+                ORDER BY ${orderBy('')} LIMIT ${limit})`;
     }
-    const rows = (
-      await db.query<{ profile_id: string; last_at: Date; days: number; traits: Record<string, unknown> }>(
-        `SELECT r.profile_id, r.last_interaction_at AS last_at,
-                GREATEST(0, floor(extract(epoch FROM ($1::timestamptz - r.last_interaction_at)) / 86400))::int AS days, p.traits
-           FROM (SELECT * FROM (${page}) r ORDER BY last_interaction_at ${direction}, profile_id LIMIT ${limit}) r
+    const found = (
+      await db.query<Row>(
+        `SELECT ${ranking.select(q, param)}, p.traits
+           FROM (SELECT * FROM (${page}) r ORDER BY ${orderBy('')} LIMIT ${limit}) r
            JOIN profiles p ON p.id = r.profile_id
-          ORDER BY r.last_interaction_at ${direction}, r.profile_id`,
+          ORDER BY ${orderBy('r.')}`,
         params,
       )
     ).rows;
-    const pageRows = rows.slice(0, q.limit);
+    const pageRows = found.slice(0, q.limit);
     const last = pageRows[pageRows.length - 1];
     return {
-      data: pageRows.map((r) => ({
-        profileId: r.profile_id,
-        name: displayName(r.traits),
-        company: text(r.traits['company']),
-        lastInteractionAt: iso(r.last_at),
-        daysSinceLastInteraction: r.days,
-      })),
-      nextCursor: rows.length > q.limit && last ? encodeCursor([iso(last.last_at), last.profile_id]) : null,
+      data: pageRows.map((r): Customer => ({ profileId: r.profile_id, name: displayName(r.traits), company: text(r.traits['company']), ...ranking.customer(r) })),
+      nextCursor: found.length > q.limit && last ? encodeCursor(ranking.cursor(last)) : null,
     };
   }
 
