@@ -72,7 +72,7 @@ async function ensureRedis(role: Role, dataDir: string, log: Logger): Promise<Re
   );
 }
 
-type Running = { hub: Hub; redis: RedisChoice; role: Role; store: Db['kind']; keys: number };
+type Running = { hub: Hub; redis: RedisChoice; role: Role; store: Db['kind']; keys: number; http: boolean };
 
 /** A stop requested while starting: what was opened is closed, and the process exits 0. */
 class StartAborted extends Error {}
@@ -132,8 +132,9 @@ async function start(log: Logger, stop: AbortSignal): Promise<Running> {
   undo.splice(0, undo.length, async () => redis.owned?.stop(), async () => hub.close());
   await checkpoint();
 
-  // The API, or on a worker its health and metrics: every role answers on PORT.
-  const http = hub.app ?? hub.operations;
+  // The API; on a worker its health and metrics, when PORT names a port for it: by default a worker
+  // serves no HTTP, so that it never takes the port of an API beside it (both default to 3000).
+  const http = hub.app ?? (process.env['PORT'] === undefined ? null : hub.operations);
   if (http) {
     await http.listen(listen).catch((err: NodeJS.ErrnoException) =>
       fail(
@@ -147,7 +148,7 @@ async function start(log: Logger, stop: AbortSignal): Promise<Running> {
       ),
     );
   }
-  return { hub, redis, role, store: db.kind, keys: config.auth.keys.length + (process.env['HUB_API_KEY'] ? 1 : 0) };
+  return { hub, redis, role, store: db.kind, keys: config.auth.keys.length + (process.env['HUB_API_KEY'] ? 1 : 0), http: http !== null };
 }
 
 function main(): void {
@@ -186,9 +187,9 @@ function main(): void {
   });
 
   startup.then(
-    ({ role, store, redis, keys }) => {
+    ({ role, store, redis, keys, http }) => {
       if (stop.signal.aborted) return; // the shutdown handler closes it
-      log.info({ role, store, redis: redis.owned ? 'private' : 'REDIS_URL', keys }, 'crm-hub started');
+      log.info({ role, store, redis: redis.owned ? 'private' : 'REDIS_URL', keys, http }, 'crm-hub started');
       if (keys === 0) log.warn('no API keys: set HUB_API_KEY or add keys to the config, or every /v1 route answers 401');
     },
     (err: unknown) => {

@@ -375,8 +375,8 @@ describe.concurrent('the hub process (npm start)', () => {
       const workerHub = t.spawn({ env: workerEnv, args: ['--role', 'worker'] });
       const [apiStarted, workerStarted] = await Promise.all([apiHub.waitForLog('crm-hub started'), workerHub.waitForLog('crm-hub started')]);
       const startupMs = Date.now() - t0;
-      expect(apiStarted).toMatchObject({ role: 'api', store: 'postgres' });
-      expect(workerStarted).toMatchObject({ role: 'worker', store: 'postgres' });
+      expect(apiStarted).toMatchObject({ role: 'api', store: 'postgres', http: true });
+      expect(workerStarted).toMatchObject({ role: 'worker', store: 'postgres', http: true });
 
       const call = api(apiEnv);
       expect((await call('POST', '/v1/records', contact('so-1', 'scale@example.com'))).status).toBe(202);
@@ -401,8 +401,14 @@ describe.concurrent('the hub process (npm start)', () => {
       const { rows } = await admin.query(`SELECT profile_id FROM ${schema}.records WHERE source = 'web' AND source_id = 'so-1'`);
       expect(rows).toEqual([{ profile_id: status['profileId'] }]);
 
-      await Promise.all([expectCleanStop(apiHub), expectCleanStop(workerHub)]);
-      expect(apiHub.stdout + apiHub.stderr + workerHub.stdout + workerHub.stderr).not.toContain(API_KEY);
+      // A second worker with no PORT, as beside an API on one machine: it serves no HTTP, so it
+      // cannot take the API's port. (Started last: it would share the record above.)
+      const { PORT: _port, ...quietEnv } = await t.hubEnv({ DATABASE_URL: url, HUB_QUEUE_PREFIX: prefix });
+      const quietHub = t.spawn({ env: quietEnv, args: ['--role', 'worker'] });
+      expect(await quietHub.waitForLog('crm-hub started')).toMatchObject({ role: 'worker', store: 'postgres', http: false });
+
+      await Promise.all([expectCleanStop(apiHub), expectCleanStop(workerHub), expectCleanStop(quietHub)]);
+      expect(apiHub.stdout + apiHub.stderr + workerHub.stdout + workerHub.stderr + quietHub.stdout + quietHub.stderr).not.toContain(API_KEY);
       console.info(`scale-out: api and worker started in ${startupMs} ms`);
     });
   });
