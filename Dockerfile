@@ -25,6 +25,7 @@ USER node
 EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# Role is passed as arguments, e.g. `docker run IMAGE --role worker`.
-ENTRYPOINT ["node", "dist/main.js"]
+# Role is passed as arguments, e.g. `docker run IMAGE --role worker`. The heap limit is sized to the
+# hub, not to the host (HUB_MAX_HEAP_MB, as in `npm start`); the shell only expands it.
+ENTRYPOINT ["sh", "-c", "exec node --max-old-space-size=${HUB_MAX_HEAP_MB:-512} dist/main.js \"$@\"", "--"]
 CMD ["--role", "api"]

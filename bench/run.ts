@@ -169,10 +169,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 type Child<M> = { proc: ChildProcess; ready: M };
 
-async function startChild<M extends { type: string }>(name: string, script: string, env: Record<string, string>): Promise<Child<M>> {
+/** The hub's heap limit as `npm start` and the Docker image set it (package.json, Dockerfile). */
+const HUB_HEAP = `--max-old-space-size=${process.env['HUB_MAX_HEAP_MB'] ?? '512'}`;
+
+async function startChild<M extends { type: string }>(name: string, script: string, env: Record<string, string>, nodeFlags: string[] = []): Promise<Child<M>> {
   const proc = fork(join(BENCH_DIR, script), [], {
     cwd: ROOT,
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', 'tsx', ...nodeFlags],
     env: { ...process.env, LOG_LEVEL: opts.logLevel, ...env },
     stdio: ['ignore', logFd, logFd, 'ipc'],
   });
@@ -300,9 +303,9 @@ type Hubs = { port: number; api: ChildProcess; workers: ChildProcess[]; prefix: 
 
 async function startHubs(store: Store, prefix: string, layout: { api: 'all' | 'api'; workers: number }): Promise<Hubs> {
   const common = { ...store.env, BENCH_PREFIX: prefix, BENCH_KEY: API_KEY, ...(opts.concurrency ? { BENCH_CONCURRENCY: String(opts.concurrency) } : {}), ...(opts.transactionSize ? { BENCH_TRANSACTION_SIZE: String(opts.transactionSize) } : {}) };
-  const api = await startChild<HubMessage>('hub', 'hub-process.ts', { ...common, BENCH_ROLE: layout.api });
+  const api = await startChild<HubMessage>('hub', 'hub-process.ts', { ...common, BENCH_ROLE: layout.api }, [HUB_HEAP]);
   const workers: ChildProcess[] = [];
-  for (let i = 0; i < layout.workers; i += 1) workers.push((await startChild<HubMessage>(`worker ${i + 1}`, 'hub-process.ts', { ...common, BENCH_ROLE: 'worker' })).proc);
+  for (let i = 0; i < layout.workers; i += 1) workers.push((await startChild<HubMessage>(`worker ${i + 1}`, 'hub-process.ts', { ...common, BENCH_ROLE: 'worker' }, [HUB_HEAP])).proc);
   const port = api.ready.type === 'ready' ? api.ready.port : null;
   if (!port) throw new Error('the hub did not report a port');
   return { port, api: api.proc, workers, prefix, queue: new Queue<IngestJobData>('ingest', { connection: monitorRedis, prefix }) };
