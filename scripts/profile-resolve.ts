@@ -17,7 +17,7 @@ import { migrate } from '../src/core/store/migrate.js';
 import { createPostgresDb } from '../src/core/store/postgres.db.js';
 import { createProfileStore } from '../src/core/store/profile.store.js';
 import { messyRecords } from '../bench/match/people.js';
-import { seedPeopleSql } from '../bench/match/seed-sql.js';
+import { seedPeopleSql, vacuumSchema } from '../bench/match/seed-sql.js';
 import { DATABASE_URL } from '../test/support/env.js';
 
 const BATCH = 1000;
@@ -62,8 +62,7 @@ try {
   if (stored === 0) {
     const t0 = performance.now();
     await seedPeopleSql(base, config, 'seed', people, () => {});
-    const tables = (await base.query<{ name: string }>('SELECT quote_ident(tablename) AS name FROM pg_tables WHERE schemaname = current_schema()')).rows;
-    for (const t of tables) await base.query(`VACUUM (ANALYZE) ${t.name}`);
+    await vacuumSchema(base);
     console.log(`seeded ${people} people in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   }
   const store = createProfileStore(db, resolveOptions(config.identity));

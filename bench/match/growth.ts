@@ -10,7 +10,7 @@ import { createTestDb } from '../../test/support/hub.js';
 import { fmt, median, table } from '../stats.js';
 import { recordKey, startBenchHub, type BenchHub } from './hub.js';
 import { cleanRecord, messyRecords } from './people.js';
-import { seedPeopleSql } from './seed-sql.js';
+import { seedPeopleSql, vacuumSchema } from './seed-sql.js';
 import { scorePairs, type Assignment, type PairScore } from './score.js';
 
 const SEED_SOURCE = 'seed';
@@ -61,15 +61,6 @@ async function seedThroughStore(bench: BenchHub, count: number, onProgress: (don
   await Promise.all(Array.from({ length: SEED_LANES }, lane));
 }
 
-async function vacuum(bench: BenchHub): Promise<void> {
-  // As autovacuum would have done on a store that grew to this size over time; only this store's
-  // schema (a bare VACUUM would go through every schema of the database).
-  if (bench.db.kind === 'postgres') {
-    const tables = (await bench.db.query<{ name: string }>('SELECT quote_ident(tablename) AS name FROM pg_tables WHERE schemaname = current_schema()')).rows;
-    for (const t of tables) await bench.db.query(`VACUUM (ANALYZE) ${t.name}`);
-  }
-}
-
 type GrowthStore = { label: string; people: number; bench: BenchHub; seedSeconds: number; rates: number[]; truth: Map<string, string>; stored: number };
 
 async function seededStore(o: GrowthOptions, label: string, people: number): Promise<GrowthStore> {
@@ -86,7 +77,7 @@ async function seededStore(o: GrowthOptions, label: string, people: number): Pro
     };
     if (o.seed === 'sql') await seedPeopleSql(bench.db, o.config, SEED_SOURCE, people, progress);
     else await seedThroughStore(bench, people, progress);
-    await vacuum(bench);
+    await vacuumSchema(bench.db);
     const seedSeconds = (performance.now() - t0) / 1000;
     o.log(`  ${label}: seed took ${seedSeconds.toFixed(1)} s`);
     const store: GrowthStore = { label, people, bench, seedSeconds, rates: [], truth: new Map(), stored: people };

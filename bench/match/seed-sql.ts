@@ -126,3 +126,13 @@ export async function seedPeopleSql(db: Db, config: HubConfig, source: string, c
   // Seeded rows carry the time the seed began, which a fold of the report rollups may already be past.
   await invalidateRollups(db);
 }
+
+/**
+ * VACUUM (ANALYZE) of the store's own tables, as autovacuum would have done on a store that grew to
+ * its size over time: only its schema (a bare VACUUM would go through every schema of the database).
+ */
+export async function vacuumSchema(db: Db): Promise<void> {
+  if (db.kind !== 'postgres') return;
+  const tables = (await db.query<{ name: string }>('SELECT quote_ident(tablename) AS name FROM pg_tables WHERE schemaname = current_schema()')).rows;
+  for (const t of tables) await db.query(`VACUUM (ANALYZE) ${t.name}`);
+}
