@@ -1,10 +1,11 @@
-import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import type { Db, Sql } from '../store/db.js';
 import type { ReceivedRecord } from '../record.schema.js';
 import type { Identifier, IdentifierType } from '../identity/normalize.js';
 import { appendEvents } from '../events/outbox.js';
 import { forgetProfiles } from '../reports/rollups.js';
 import { HubError } from '../errors.js';
+import { identifierLock, recordLock, waitForLocks } from '../store/identity-locks.js';
 
 const SALT_NAME = 'erasure-salt';
 
@@ -22,14 +23,6 @@ export type EraseOutcome = { status: 'erased'; erasedAt: string; person: ErasedP
 export type HeldRecord = { id: string; source: string; sourceId: string; receivedAt: string; heldAt: string; matched: IdentifierType[]; record: ReceivedRecord };
 
 type RecordRow = { source: string; source_id: string; identifiers: { emails?: string[]; phones?: string[]; ids?: Record<string, string> } };
-
-/**
- * The keys resolveBatch (profile.store.ts) takes row locks on, computed the same way: an erasure
- * holds the locks of the person's records and identifiers, so no resolve links to them meanwhile.
- */
-function lockKey(text: string): string {
-  return createHash('sha256').update(text).digest().readBigInt64BE(0).toString();
-}
 
 function iso(value: unknown): string {
   return value instanceof Date ? value.toISOString() : new Date(String(value)).toISOString();
@@ -79,13 +72,11 @@ export function createErasureStore(db: Db) {
     return { profileIds, records, identifiers };
   }
 
+  /** The keys a resolve locks for the person's records and identifiers: holding them, no resolve links to the person meanwhile. */
   function locksOf(person: { records: { source: string; source_id: string }[]; identifiers: Identifier[] }): string[] {
-    const keys = [
-      ...person.records.map((r) => lockKey(`r\u0000${r.source}\u0000${r.source_id}`)),
-      ...person.identifiers.map((i) => lockKey(`i\u0000${i.type}\u0000${i.value}`)),
-    ];
-    return [...new Set(keys)].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
+    return [...person.records.map((r) => recordLock(r.source, r.source_id)), ...person.identifiers.map((i) => identifierLock(i.type, i.value))];
   }
+
 
   /**
    * Erases a live profile in one transaction: its records and their identifiers, the profiles merged
@@ -96,13 +87,9 @@ export function createErasureStore(db: Db) {
     await installationSalt();
     return db.transaction(async (tx) => {
       const before = await readPerson(tx, profileId);
-      // The same locks in the same order as a resolve, then the profile row: a resolve that would
-      // add to this person waits, and finds nothing to link to once this commits.
-      await tx.query(
-        `INSERT INTO identity_locks (key) SELECT k FROM (SELECT jsonb_array_elements_text($1::jsonb)::bigint AS k) s ORDER BY k
-         ON CONFLICT (key) DO UPDATE SET key = excluded.key WHERE false`,
-        [JSON.stringify(locksOf(before))],
-      );
+      // The same locks as a resolve, then the profile row: a resolve that would add to this person
+      // waits (or sets the record aside until it can), and finds nothing to link to once this commits.
+      await waitForLocks(tx, locksOf(before));
       const profile = (await tx.query<{ merged_into: string | null }>('SELECT merged_into FROM profiles WHERE id = $1 FOR UPDATE', [profileId])).rows[0];
       if (!profile) return { status: 'missing' };
       if (profile.merged_into !== null) return { status: 'moved', survivorId: profile.merged_into };

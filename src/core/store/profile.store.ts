@@ -10,6 +10,7 @@ import { identifierKey, planBatch, type KnownRecord, type Edge, type MatchSettin
 import { projectTraits, searchText, type TraitSource } from '../identity/survivorship.js';
 import { HubError } from '../errors.js';
 import { appendEvents, changedTraits, type HubEvent } from '../events/outbox.js';
+import { blockLock, ensureLockRows, identifierLock, recordLock, takeFreeLocks, waitForLocks } from './identity-locks.js';
 
 export type ResolveOptions = {
   normalize: NormalizeOptions;
@@ -67,10 +68,6 @@ const MAX_REDIRECTS = 10;
 
 type Prepared = ReceivedRecord & { key: string; occurredAtIso: string; ids: Identifier[]; features: MatchFeatures | null; blocks: string[] };
 
-// Blocking keys lock coarsely: a bounded number of lock rows however many keys the store files.
-// They must lock: a batch resolved beside another that files the same keys would not see its
-// records, and one person would start two profiles (in a test, every FEBRL duplicate was missed).
-const BLOCK_LOCK_BUCKETS = 1n << 20n;
 // Full blocking keys a process remembers (a few tens of MB at most).
 const FULL_KEYS_REMEMBERED = 500_000;
 // Records read per identifier to check a shared email or phone against (enough to tell a switchboard).
@@ -78,10 +75,6 @@ export const HOLDERS_PER_IDENTIFIER = 50;
 
 function recordKey(source: string, sourceId: string): string {
   return `${source}\u0000${sourceId}`;
-}
-
-function lockKey(text: string): bigint {
-  return createHash('sha256').update(text).digest().readBigInt64BE(0);
 }
 
 function iso(value: unknown): string {
@@ -290,6 +283,8 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
     return { existing, holders, candidates, created, keyCounts };
   }
 
+  type Reads = Awaited<ReturnType<typeof readAround>>;
+
   /**
    * Per batch record, its candidates among the stored records under its usable keys, ranked as
    * planBatch ranks them (rank.ts), at most candidatesPerRecord of them, with their features. One probe
@@ -360,6 +355,20 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
     return rows.every((r) => r.merged_into === null);
   }
 
+  /**
+   * Locks the profiles a plan changes that no other transaction holds, without waiting; gives the
+   * ones locked, or null if one of them was merged away since it was read (as lockLive).
+   */
+  async function lockFree(tx: Sql, profileIds: string[]): Promise<Set<string> | null> {
+    const rows = (
+      await tx.query<{ id: string; merged_into: string | null }>(
+        `SELECT id::text, merged_into FROM profiles WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::uuid) FOR UPDATE SKIP LOCKED`,
+        [JSON.stringify(profileIds)],
+      )
+    ).rows;
+    return rows.every((r) => r.merged_into === null) ? new Set(rows.map((r) => r.id)) : null;
+  }
+
   /** Profile pairs that must stay apart, among the profiles a batch involves. */
   async function constraintsAmong(tx: Sql, profileIds: string[]): Promise<[string, string][]> {
     if (profileIds.length === 0) return [];
@@ -377,131 +386,195 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
   }
 
   /**
-   * Stores a batch of records in one transaction and links each to its profile: records that share
-   * an identifier end in one profile, and a record that links several profiles merges them into the
-   * oldest. Serialized on the identifiers involved (row locks on their keys, in sorted order), so many workers
-   * may resolve at once. A version older than the stored one changes nothing.
+   * Stores a batch of records and links each to its profile: records that share an identifier end
+   * in one profile, and a record that links several profiles merges them into the oldest.
+   * Serialized on the identifiers involved (row locks on their keys), so many workers may resolve at
+   * once. A version older than the stored one changes nothing.
+   *
+   * Two batches resolved at once nearly always share a few keys (one person's records arrive in
+   * different batches): waiting for all of a batch's keys made the second batch wait for the whole
+   * first one, and two workers were no faster than one. So the records whose keys are free are
+   * resolved at once, in one transaction, and only the others (those sharing a key with a batch in
+   * flight) wait for their keys, in a second transaction, as if they had come in a later batch.
    */
   async function resolveBatch(input: ReceivedRecord[], actor = 'pipeline', run: number | null = null): Promise<ResolvedRecord[]> {
     const prepared = prepare(input);
     if (prepared.length === 0) return [];
     // Keys known to be full are neither locked nor read: their count only grows, and nobody reads
     // them. A re-resolution counts only the records it has placed, so it knows none in advance.
-    const open = options.matching.enabled ? [...new Set(prepared.flatMap((r) => r.blocks))].filter((key) => run !== null || !fullKeys.has(key)).sort() : [];
-    const locked = new Set(open);
-    return db.transaction(async (tx) => {
-      const lockSet = new Set<bigint>();
-      for (const r of prepared) {
-        lockSet.add(lockKey(`r\u0000${r.key}`));
-        for (const i of r.ids) lockSet.add(lockKey(`i\u0000${i.type}\u0000${i.value}`));
-        for (const b of r.blocks) if (locked.has(b)) lockSet.add(lockKey(`b\u0000${b}`) % BLOCK_LOCK_BUCKETS);
-      }
-      const locks = [...lockSet].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map(String);
-      // Insert-or-lock every key in sorted order in one statement: ON CONFLICT DO UPDATE locks the
-      // existing row even when its WHERE is false (so nothing is written), and a key another
-      // transaction is inserting makes this one wait for it, in the same order everywhere.
-      await tx.query(
-        `INSERT INTO identity_locks (key) SELECT k FROM (SELECT jsonb_array_elements_text($1::jsonb)::bigint AS k) s ORDER BY k
-         ON CONFLICT (key) DO UPDATE SET key = excluded.key WHERE false`,
-        [JSON.stringify(locks)],
-      );
-
-      // Reads and plans, then locks the profiles the plan changes; if one was merged away meanwhile,
-      // reads and plans again.
-      const planRound = async () => {
-        const { existing, holders, candidates, created, keyCounts } = await readAround(tx, prepared, open, run);
-        const existingByKey = new Map(existing.map((e) => [recordKey(e.source, e.source_id), e]));
-        const results: ResolvedRecord[] = [];
-        const fresh: Prepared[] = [];
-        for (const r of prepared) {
-          const stored = existingByKey.get(r.key);
-          if (run === null && stored && iso(stored.received_at) > r.receivedAt) results.push({ source: r.source, sourceId: r.sourceId, profileId: stored.profile_id, stale: true });
-          else fresh.push(r);
-        }
-
-        const freshKeys = new Set(fresh.map((r) => r.key));
-        const known = (row: { source: string; source_id: string; profile_id: string; match: MatchFeatures | null }): KnownRecord => ({
-          key: recordKey(row.source, row.source_id),
-          profileId: row.profile_id,
-          features: row.match,
-        });
-        // A record of this batch is judged by its new version, not by its stored one.
-        const linked = new Map<string, KnownRecord[]>();
-        for (const h of holders) {
-          const k = recordKey(h.source, h.source_id);
-          if (freshKeys.has(k)) continue;
-          const key = identifierKey({ type: h.type as IdentifierType, value: h.value });
-          const list = linked.get(key);
-          if (list) list.push(known(h));
-          else linked.set(key, [known(h)]);
-        }
-        const byBlock = new Map<string, KnownRecord[]>();
-        for (const c of candidates) {
-          // A record of this batch is a candidate as its new version, in the batch.
-          if (freshKeys.has(recordKey(c.source, c.source_id))) continue;
-          for (const block of c.keys) {
-            const list = byBlock.get(block);
-            if (list) list.push(known(c));
-            else byBlock.set(block, [known(c)]);
-          }
-        }
-        const plan = planBatch(
-          fresh.map((r) => ({
-            key: r.key,
-            ids: r.ids,
-            features: r.features,
-            blockingKeys: r.blocks,
-            storedProfile: run === null ? (existingByKey.get(r.key)?.profile_id ?? null) : null,
-          })),
-          { profiles: created, linked, candidates: byBlock, keyCounts, constraints: await constraintsAmong(tx, [...created.keys()]), blocked: options.blocked },
-          options.matching,
-          // Time-ordered ids: a new profile's rows go to the end of every index led by its id
-          // (profiles, records by profile), not to a random page of an index larger than memory.
-          timeOrderedUuid,
-        );
-        const placedProfiles = new Set([...holders.map((h) => h.profile_id), ...candidates.map((c) => c.profile_id)]);
-        if (run !== null) keepProfileIds(plan, fresh, existingByKey, placedProfiles);
-        for (const r of fresh) results.push({ source: r.source, sourceId: r.sourceId, profileId: plan.profileOf.get(r.key) ?? '', stale: false });
-        // Candidates the plan leaves alone stay unlocked (most of them): locking is a write per row.
-        const touched = new Set([...existing.map((e) => e.profile_id), ...plan.profileOf.values(), ...plan.merges.flatMap((m) => [m.survivor, m.merged]), ...plan.review.flatMap((p) => [p.a, p.b])]);
-        return (await lockLive(tx, [...touched].filter((id) => created.has(id)))) ? { existingByKey, results, fresh, plan, keyCounts } : null;
-      };
-      let round = null;
-      for (let n = 0; n < MAX_LOCK_ROUNDS && !round; n += 1) round = await planRound();
-      if (!round) throw new HubError('STORE_UNAVAILABLE', 'profiles kept merging under this batch; will retry');
-      const { existingByKey, results, fresh, plan, keyCounts } = round;
-      const { newProfiles, merges } = plan;
-
-      if (newProfiles.length > 0) {
-        await tx.query('INSERT INTO profiles (id) SELECT jsonb_array_elements_text($1::jsonb)::uuid', [JSON.stringify(newProfiles)]);
-      }
-      if (merges.length > 0) await applyMerges(tx, merges, actor);
-      if (plan.review.length > 0) await proposePairs(tx, plan.review);
-      if (plan.shared.length > 0) await reportShared(tx, plan.shared);
-      if (fresh.length > 0) await writeRecords(tx, fresh, results, plan.linkOf, keyCounts, run);
-      const left = run === null ? [] : await retireEmptied(tx, fresh, existingByKey, plan.profileOf, actor);
-      const refreshed = await refreshProfiles(tx, [...new Set([...results.filter((r) => !r.stale).map((r) => r.profileId), ...left])]);
-      // A re-resolution announces nothing: it re-derives what subscribers were already told.
-      if (run !== null) return results;
-      const createdSet = new Set(newProfiles);
-      const profileByKey = plan.profileOf;
-      const events: HubEvent[] = [
-        ...merges.map((m): HubEvent => ({ type: 'profile.merged', profileId: m.survivor, data: { survivorId: m.survivor, mergedId: m.merged, reason: m.reason, score: m.score } })),
-        ...refreshed.map((p): HubEvent =>
-          createdSet.has(p.id)
-            ? { type: 'profile.created', profileId: p.id, data: { traits: p.after } }
-            : { type: 'profile.updated', profileId: p.id, data: { changes: changedTraits(p.before, p.after) } },
-        ).filter((e) => e.type === 'profile.created' || Object.keys(e.data['changes'] as object).length > 0),
-        ...fresh
-          .filter((r) => r.kind === 'interaction' && !existingByKey.has(r.key))
-          .map((r): HubEvent => {
-            const profileId = profileByKey.get(r.key) ?? null;
-            return { type: 'interaction.created', profileId, data: { source: r.source, sourceId: r.sourceId, occurredAt: r.occurredAtIso, ...r.interaction } };
-          }),
-      ];
-      await appendEvents(tx, events);
-      return results;
+    const usable = (key: string) => options.matching.enabled && (run !== null || !fullKeys.has(key));
+    const openOf = (records: Prepared[]) => [...new Set(records.flatMap((r) => r.blocks))].filter(usable).sort();
+    const lockKeys = new Map(
+      prepared.map((r) => [
+        r.key,
+        [recordLock(r.source, r.sourceId), ...r.ids.map((i) => identifierLock(i.type, i.value)), ...r.blocks.filter(usable).map(blockLock)],
+      ]),
+    );
+    const allKeys = [...new Set([...lockKeys.values()].flat())];
+    await ensureLockRows(db, allKeys);
+    const deferred: Prepared[] = [];
+    const resolved = await db.transaction(async (tx) => {
+      const taken = await takeFreeLocks(tx, allKeys);
+      const ready: Prepared[] = [];
+      for (const r of prepared) ((lockKeys.get(r.key) ?? []).every((k) => taken.has(k)) ? ready : deferred).push(r);
+      return ready.length > 0 ? resolveLocked(tx, ready, openOf(ready), actor, run, deferred) : [];
     });
+    if (deferred.length === 0) return resolved;
+    const rest = await db.transaction(async (tx) => {
+      await waitForLocks(tx, deferred.flatMap((r) => lockKeys.get(r.key) ?? []));
+      return resolveLocked(tx, deferred, openOf(deferred), actor, run, null);
+    });
+    return [...resolved, ...rest];
+  }
+
+  /** Resolves records whose keys this transaction holds (resolveBatch). */
+  async function resolveLocked(tx: Sql, prepared: Prepared[], open: readonly string[], actor: string, run: number | null, busy: Prepared[] | null): Promise<ResolvedRecord[]> {
+    // Reads, plans, then locks the profiles the plan changes; if one was merged away meanwhile,
+    // reads and plans again. With `busy`, a profile another transaction holds is not waited for:
+    // the records that involve it are planned out and left in `busy`, for a later transaction.
+    const setAside = new Set<Prepared>();
+    const planRound = async () => {
+      const reads = await readAround(tx, prepared, open, run);
+      const constraints = await constraintsAmong(tx, [...reads.created.keys()]);
+      let records = prepared.filter((r) => !setAside.has(r));
+      let around: ReturnType<typeof surroundings> | undefined;
+      for (;;) {
+        const outcome = await planFor(reads, constraints, records, busy !== null);
+        if (outcome === null) return null;
+        if (outcome.blocked.size === 0) return outcome.round;
+        const profilesOf = (around ??= surroundings(reads));
+        const involved = new Set(records.filter((r) => profilesOf(outcome.round.plan, r).some((id) => outcome.blocked.has(id))));
+        // Every profile a plan touches comes from some record's surroundings; if none is found,
+        // the profiles are waited for instead, as without `busy`.
+        if (involved.size === 0) return (await lockLive(tx, [...outcome.blocked])) ? outcome.round : null;
+        for (const r of involved) setAside.add(r);
+        records = records.filter((r) => !involved.has(r));
+      }
+    };
+
+    /** The stored profiles a record's plan may touch: its stored version's, its identifiers' holders', its candidates', its own. */
+    function surroundings(reads: Reads): (plan: Plan, r: Prepared) => string[] {
+      const add = (map: Map<string, string[]>, key: string, id: string) => {
+        const list = map.get(key);
+        if (list) list.push(id);
+        else map.set(key, [id]);
+      };
+      const byRecord = new Map<string, string[]>();
+      for (const e of reads.existing) add(byRecord, recordKey(e.source, e.source_id), e.profile_id);
+      const byIdentifier = new Map<string, string[]>();
+      for (const h of reads.holders) add(byIdentifier, identifierKey({ type: h.type as IdentifierType, value: h.value }), h.profile_id);
+      const byBlock = new Map<string, string[]>();
+      for (const c of reads.candidates) for (const k of c.keys) add(byBlock, k, c.profile_id);
+      return (plan, r) => [
+        ...(byRecord.get(r.key) ?? []),
+        ...r.ids.flatMap((i) => byIdentifier.get(identifierKey(i)) ?? []),
+        ...r.blocks.flatMap((b) => byBlock.get(b) ?? []),
+        ...[plan.profileOf.get(r.key)].filter((id): id is string => id !== undefined),
+      ];
+    }
+
+    async function planFor(reads: Reads, constraints: [string, string][], records: Prepared[], skipBusy: boolean) {
+      const { holders, candidates, created, keyCounts } = reads;
+      const keys = new Set(records.map((r) => r.key));
+      const existing = reads.existing.filter((e) => keys.has(recordKey(e.source, e.source_id)));
+      const existingByKey = new Map(existing.map((e) => [recordKey(e.source, e.source_id), e]));
+      const results: ResolvedRecord[] = [];
+      const fresh: Prepared[] = [];
+      for (const r of records) {
+        const stored = existingByKey.get(r.key);
+        if (run === null && stored && iso(stored.received_at) > r.receivedAt) results.push({ source: r.source, sourceId: r.sourceId, profileId: stored.profile_id, stale: true });
+        else fresh.push(r);
+      }
+
+      const freshKeys = new Set(fresh.map((r) => r.key));
+      const known = (row: { source: string; source_id: string; profile_id: string; match: MatchFeatures | null }): KnownRecord => ({
+        key: recordKey(row.source, row.source_id),
+        profileId: row.profile_id,
+        features: row.match,
+      });
+      // A record of this batch is judged by its new version, not by its stored one.
+      const linked = new Map<string, KnownRecord[]>();
+      for (const h of holders) {
+        const k = recordKey(h.source, h.source_id);
+        if (freshKeys.has(k)) continue;
+        const key = identifierKey({ type: h.type as IdentifierType, value: h.value });
+        const list = linked.get(key);
+        if (list) list.push(known(h));
+        else linked.set(key, [known(h)]);
+      }
+      const byBlock = new Map<string, KnownRecord[]>();
+      for (const c of candidates) {
+        // A record of this batch is a candidate as its new version, in the batch.
+        if (freshKeys.has(recordKey(c.source, c.source_id))) continue;
+        for (const block of c.keys) {
+          const list = byBlock.get(block);
+          if (list) list.push(known(c));
+          else byBlock.set(block, [known(c)]);
+        }
+      }
+      const plan = planBatch(
+        fresh.map((r) => ({
+          key: r.key,
+          ids: r.ids,
+          features: r.features,
+          blockingKeys: r.blocks,
+          storedProfile: run === null ? (existingByKey.get(r.key)?.profile_id ?? null) : null,
+        })),
+        { profiles: created, linked, candidates: byBlock, keyCounts, constraints, blocked: options.blocked },
+        options.matching,
+        // Time-ordered ids: a new profile's rows go to the end of every index led by its id
+        // (profiles, records by profile), not to a random page of an index larger than memory.
+        timeOrderedUuid,
+      );
+      const placedProfiles = new Set([...holders.map((h) => h.profile_id), ...candidates.map((c) => c.profile_id)]);
+      if (run !== null) keepProfileIds(plan, fresh, existingByKey, placedProfiles);
+      for (const r of fresh) results.push({ source: r.source, sourceId: r.sourceId, profileId: plan.profileOf.get(r.key) ?? '', stale: false });
+      // Candidates the plan leaves alone stay unlocked (most of them): locking is a write per row.
+      const touched = new Set([...existing.map((e) => e.profile_id), ...plan.profileOf.values(), ...plan.merges.flatMap((m) => [m.survivor, m.merged]), ...plan.review.flatMap((p) => [p.a, p.b])]);
+      const ids = [...touched].filter((id) => created.has(id));
+      const round = { existingByKey, results, fresh, plan, keyCounts };
+      if (!skipBusy) return (await lockLive(tx, ids)) ? { round, blocked: new Set<string>() } : null;
+      const taken = await lockFree(tx, ids);
+      if (taken === null) return null;
+      return { round, blocked: new Set(ids.filter((id) => !taken.has(id))) };
+    }
+
+    let round = null;
+    for (let n = 0; n < MAX_LOCK_ROUNDS && !round; n += 1) round = await planRound();
+    if (!round) throw new HubError('STORE_UNAVAILABLE', 'profiles kept merging under this batch; will retry');
+    busy?.push(...setAside);
+    const { existingByKey, results, fresh, plan, keyCounts } = round;
+    const { newProfiles, merges } = plan;
+
+    if (newProfiles.length > 0) {
+      await tx.query('INSERT INTO profiles (id) SELECT jsonb_array_elements_text($1::jsonb)::uuid', [JSON.stringify(newProfiles)]);
+    }
+    if (merges.length > 0) await applyMerges(tx, merges, actor);
+    if (plan.review.length > 0) await proposePairs(tx, plan.review);
+    if (plan.shared.length > 0) await reportShared(tx, plan.shared);
+    if (fresh.length > 0) await writeRecords(tx, fresh, results, plan.linkOf, keyCounts, run);
+    const left = run === null ? [] : await retireEmptied(tx, fresh, existingByKey, plan.profileOf, actor);
+    const refreshed = await refreshProfiles(tx, [...new Set([...results.filter((r) => !r.stale).map((r) => r.profileId), ...left])]);
+    // A re-resolution announces nothing: it re-derives what subscribers were already told.
+    if (run !== null) return results;
+    const createdSet = new Set(newProfiles);
+    const profileByKey = plan.profileOf;
+    const events: HubEvent[] = [
+      ...merges.map((m): HubEvent => ({ type: 'profile.merged', profileId: m.survivor, data: { survivorId: m.survivor, mergedId: m.merged, reason: m.reason, score: m.score } })),
+      ...refreshed.map((p): HubEvent =>
+        createdSet.has(p.id)
+          ? { type: 'profile.created', profileId: p.id, data: { traits: p.after } }
+          : { type: 'profile.updated', profileId: p.id, data: { changes: changedTraits(p.before, p.after) } },
+      ).filter((e) => e.type === 'profile.created' || Object.keys(e.data['changes'] as object).length > 0),
+      ...fresh
+        .filter((r) => r.kind === 'interaction' && !existingByKey.has(r.key))
+        .map((r): HubEvent => {
+          const profileId = profileByKey.get(r.key) ?? null;
+          return { type: 'interaction.created', profileId, data: { source: r.source, sourceId: r.sourceId, occurredAt: r.occurredAtIso, ...r.interaction } };
+        }),
+    ];
+    await appendEvents(tx, events);
+    return results;
   }
 
   /**

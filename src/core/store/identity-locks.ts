@@ -1,0 +1,70 @@
+import { createHash } from 'node:crypto';
+import type { Sql } from './db.js';
+
+// Blocking keys lock coarsely: a bounded number of lock rows however many keys the store files.
+// They must lock: a batch resolved beside another that files the same keys would not see its
+// records, and one person would start two profiles (in a test, every FEBRL duplicate was missed).
+const BLOCK_LOCK_BUCKETS = 1n << 20n;
+
+/** A lock key: the first 64 bits of the text's SHA-256, as the decimal text of a bigint. */
+function lockKey(text: string): bigint {
+  return createHash('sha256').update(text).digest().readBigInt64BE(0);
+}
+
+export function recordLock(source: string, sourceId: string): string {
+  return String(lockKey(`r\u0000${source}\u0000${sourceId}`));
+}
+
+export function identifierLock(type: string, value: string): string {
+  return String(lockKey(`i\u0000${type}\u0000${value}`));
+}
+
+export function blockLock(block: string): string {
+  return String(lockKey(`b\u0000${block}`) % BLOCK_LOCK_BUCKETS);
+}
+
+function sorted(keys: Iterable<string>): string[] {
+  return [...new Set(keys)]
+    .map((key) => ({ key, n: BigInt(key) }))
+    .sort((a, b) => (a.n < b.n ? -1 : a.n > b.n ? 1 : 0))
+    .map((k) => k.key);
+}
+
+/**
+ * Takes every key, waiting for the transactions that hold any of them, in sorted order (so two
+ * transactions never wait for each other). ON CONFLICT DO UPDATE locks the existing row even when
+ * its WHERE is false (nothing is written); a key another transaction is inserting makes this one
+ * wait for it.
+ */
+export async function waitForLocks(tx: Sql, keys: Iterable<string>): Promise<void> {
+  await tx.query(
+    `INSERT INTO identity_locks (key) SELECT k FROM unnest($1::bigint[]) k ORDER BY k
+     ON CONFLICT (key) DO UPDATE SET key = excluded.key WHERE false`,
+    [sorted(keys)],
+    { name: 'wait-for-locks' },
+  );
+}
+
+/**
+ * Creates the lock rows of keys that have none, in a statement of its own (autocommit): a row
+ * inserted inside a transaction would make every other transaction that needs the key wait for
+ * that whole transaction, even one that only tries the key (takeFreeLocks).
+ */
+export async function ensureLockRows(db: Sql, keys: Iterable<string>): Promise<void> {
+  await db.query(`INSERT INTO identity_locks (key) SELECT k FROM unnest($1::bigint[]) k ORDER BY k ON CONFLICT (key) DO NOTHING`, [sorted(keys)], {
+    name: 'ensure-lock-rows',
+  });
+}
+
+/**
+ * Takes the keys no other transaction holds, without waiting; gives the ones taken. A key whose
+ * row is missing (an erasure deleted it since ensureLockRows) counts as not taken.
+ */
+export async function takeFreeLocks(tx: Sql, keys: Iterable<string>): Promise<Set<string>> {
+  const rows = (
+    await tx.query<{ key: string }>(`SELECT key::text FROM identity_locks WHERE key = ANY($1::bigint[]) FOR UPDATE SKIP LOCKED`, [[...new Set(keys)]], {
+      name: 'take-free-locks',
+    })
+  ).rows;
+  return new Set(rows.map((r) => r.key));
+}
