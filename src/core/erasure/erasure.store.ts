@@ -77,7 +77,6 @@ export function createErasureStore(db: Db) {
     return [...person.records.map((r) => recordLock(r.source, r.source_id)), ...person.identifiers.map((i) => identifierLock(i.type, i.value))];
   }
 
-
   /**
    * Erases a live profile in one transaction: its records and their identifiers, the profiles merged
    * into it (their redirects), the merges naming them, their events not yet relayed, the identity
