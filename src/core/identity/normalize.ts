@@ -40,8 +40,25 @@ function linkingEmail(raw: string, emailRules: readonly EmailRule[]): string | n
   return email === null ? null : canonicalEmail(email, emailRules);
 }
 
+// The ingest worker's erasure guard and the store both need a record's identifiers, and parsing
+// phones is the costliest part of a record's intake: a record object is normalized once per options.
+const normalized = new WeakMap<NormalizeOptions, WeakMap<HubRecord, readonly Identifier[]>>();
+
 /** The identifiers that link a record to a profile, normalized and de-duplicated. */
-export function recordIdentifiers(record: HubRecord, { defaultCountry, emailRules }: NormalizeOptions): Identifier[] {
+export function recordIdentifiers(record: HubRecord, options: NormalizeOptions): readonly Identifier[] {
+  let byRecord = normalized.get(options);
+  if (!byRecord) {
+    byRecord = new WeakMap();
+    normalized.set(options, byRecord);
+  }
+  const known = byRecord.get(record);
+  if (known) return known;
+  const ids = Object.freeze(normalizeIdentifiers(record, options));
+  byRecord.set(record, ids);
+  return ids;
+}
+
+function normalizeIdentifiers(record: HubRecord, { defaultCountry, emailRules }: NormalizeOptions): Identifier[] {
   const seen = new Map<string, Identifier>();
   const add = (type: IdentifierType, value: string | null) => {
     if (value) seen.set(`${type}\u0000${value}`, { type, value });

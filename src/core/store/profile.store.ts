@@ -66,7 +66,7 @@ const MAX_LOCK_ROUNDS = 20;
 // A merge chain longer than this would mean a bug; the API follows at most this many hops.
 const MAX_REDIRECTS = 10;
 
-type Prepared = ReceivedRecord & { key: string; occurredAtIso: string; ids: Identifier[]; features: MatchFeatures | null; blocks: string[] };
+type Prepared = ReceivedRecord & { key: string; occurredAtIso: string; ids: readonly Identifier[]; features: MatchFeatures | null; blocks: string[] };
 
 // Full blocking keys a process remembers (a few tens of MB at most).
 const FULL_KEYS_REMEMBERED = 500_000;
