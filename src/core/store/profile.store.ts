@@ -439,7 +439,7 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
       let records = prepared.filter((r) => !setAside.has(r));
       let around: ReturnType<typeof surroundings> | undefined;
       for (;;) {
-        const outcome = await planFor(reads, constraints, records, busy !== null);
+        const outcome = await planFor(reads, constraints, records);
         if (outcome === null) return null;
         if (outcome.blocked.size === 0) return outcome.round;
         const profilesOf = (around ??= surroundings(reads));
@@ -473,7 +473,7 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
       ];
     }
 
-    async function planFor(reads: Reads, constraints: [string, string][], records: Prepared[], skipBusy: boolean) {
+    async function planFor(reads: Reads, constraints: [string, string][], records: Prepared[]) {
       const { holders, candidates, created, keyCounts } = reads;
       const keys = new Set(records.map((r) => r.key));
       const existing = reads.existing.filter((e) => keys.has(recordKey(e.source, e.source_id)));
@@ -533,7 +533,7 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
       const touched = new Set([...existing.map((e) => e.profile_id), ...plan.profileOf.values(), ...plan.merges.flatMap((m) => [m.survivor, m.merged]), ...plan.review.flatMap((p) => [p.a, p.b])]);
       const ids = [...touched].filter((id) => created.has(id));
       const round = { existingByKey, results, fresh, plan, keyCounts };
-      if (!skipBusy) return (await lockLive(tx, ids)) ? { round, blocked: new Set<string>() } : null;
+      if (busy === null) return (await lockLive(tx, ids)) ? { round, blocked: new Set<string>() } : null;
       const taken = await lockFree(tx, ids);
       if (taken === null) return null;
       return { round, blocked: new Set(ids.filter((id) => !taken.has(id))) };
