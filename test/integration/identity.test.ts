@@ -99,6 +99,20 @@ describe.each(STORES)('identity resolution on %s', (store) => {
     expect((await hub.request('GET', `/v1/profiles/${id}`)).json().traits.city).toBe('Москва');
   });
 
+  it('forgets the identifiers a re-sent record no longer has', async () => {
+    await ingest([{ source: 'erp', sourceId: 'R-2', kind: 'contact', identifiers: { emails: ['old-box@example.com'], phones: ['+7 912 000-11-22'] } }]);
+    const id = await profileOf('erp', 'R-2');
+    await ingest([{ source: 'erp', sourceId: 'R-2', kind: 'contact', identifiers: { emails: ['new-box@example.com'] } }]);
+    const byEmail = async (email: string) => (await hub.request('GET', `/v1/profiles?email=${encodeURIComponent(email)}`)).json().data.map((p: { id: string }) => p.id);
+    expect(await byEmail('old-box@example.com')).toEqual([]);
+    expect(await byEmail('new-box@example.com')).toEqual([id]);
+    const profile = (await hub.request('GET', `/v1/profiles/${id}`)).json();
+    expect(profile.identifiers).toEqual([
+      { type: 'email', value: 'new-box@example.com', sources: ['erp'] },
+      { type: 'externalId', value: 'erp:R-2', sources: ['erp'] },
+    ]);
+  });
+
   it('counts a sale once in totalAmount when its order, invoice and payment all arrive', async () => {
     const sale = (channel: string, id: string, amount: number, email: string) => ({ source: 'erp', sourceId: id, kind: 'interaction', identifiers: { emails: [email] }, interaction: { channel, amount, currency: 'RUB' } });
     await ingest([
