@@ -60,6 +60,7 @@ const { values: args } = parseArgs({
     stores: { type: 'string', default: 'postgres,pglite' },
     only: { type: 'string', default: 'baseline,ingest,growth,reads,workers' },
     'log-level': { type: 'string', default: 'warn' },
+    'hub-node-flags': { type: 'string', default: '' },
     help: { type: 'boolean', default: false },
   },
   allowPositionals: false,
@@ -84,6 +85,7 @@ if (args.help) {
   --stores postgres,pglite
   --only baseline,ingest,growth,reads,workers
   --log-level warn        the hub's LOG_LEVEL
+  --hub-node-flags=".."  extra Node flags for the hub processes, e.g. --hub-node-flags="--cpu-prof --cpu-prof-dir=/tmp/prof"
 `);
   process.exit(0);
 }
@@ -171,6 +173,7 @@ type Child<M> = { proc: ChildProcess; ready: M };
 
 /** The hub's heap limit as `npm start` and the Docker image set it (package.json, Dockerfile). */
 const HUB_HEAP = `--max-old-space-size=${process.env['HUB_MAX_HEAP_MB'] ?? '512'}`;
+const HUB_FLAGS = [HUB_HEAP, ...(args['hub-node-flags'] ?? '').split(' ').filter((flag) => flag !== '')];
 
 async function startChild<M extends { type: string }>(name: string, script: string, env: Record<string, string>, nodeFlags: string[] = []): Promise<Child<M>> {
   const proc = fork(join(BENCH_DIR, script), [], {
@@ -303,9 +306,9 @@ type Hubs = { port: number; api: ChildProcess; workers: ChildProcess[]; prefix: 
 
 async function startHubs(store: Store, prefix: string, layout: { api: 'all' | 'api'; workers: number }): Promise<Hubs> {
   const common = { ...store.env, BENCH_PREFIX: prefix, BENCH_KEY: API_KEY, ...(opts.concurrency ? { BENCH_CONCURRENCY: String(opts.concurrency) } : {}), ...(opts.transactionSize ? { BENCH_TRANSACTION_SIZE: String(opts.transactionSize) } : {}) };
-  const api = await startChild<HubMessage>('hub', 'hub-process.ts', { ...common, BENCH_ROLE: layout.api }, [HUB_HEAP]);
+  const api = await startChild<HubMessage>('hub', 'hub-process.ts', { ...common, BENCH_ROLE: layout.api }, HUB_FLAGS);
   const workers: ChildProcess[] = [];
-  for (let i = 0; i < layout.workers; i += 1) workers.push((await startChild<HubMessage>(`worker ${i + 1}`, 'hub-process.ts', { ...common, BENCH_ROLE: 'worker' }, [HUB_HEAP])).proc);
+  for (let i = 0; i < layout.workers; i += 1) workers.push((await startChild<HubMessage>(`worker ${i + 1}`, 'hub-process.ts', { ...common, BENCH_ROLE: 'worker' }, HUB_FLAGS)).proc);
   const port = api.ready.type === 'ready' ? api.ready.port : null;
   if (!port) throw new Error('the hub did not report a port');
   return { port, api: api.proc, workers, prefix, queue: new Queue<IngestJobData>('ingest', { connection: monitorRedis, prefix }) };
