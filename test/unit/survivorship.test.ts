@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { projectTraits, searchText, type TraitObservation } from '../../src/core/identity/survivorship.js';
+import { extendProjection, projectTraits, searchText, type TraitObservation } from '../../src/core/identity/survivorship.js';
 
 function seen(source: string, sourceId: string, occurredAt: string, traits: Record<string, unknown>, receivedAt = occurredAt): TraitObservation {
   return { source, sourceId, traits, occurredAt, receivedAt };
@@ -98,6 +98,51 @@ describe('projectTraits', () => {
 
   it('answers empty traits for no observations', () => {
     expect(projectTraits([], { company: ['erp'] })).toEqual({ traits: {}, traitSources: {} });
+  });
+});
+
+describe('extendProjection', () => {
+  const priority = { company: ['erp', '1c'], city: ['web'] };
+  const sources = ['erp', '1c', 'web', 'crm'];
+  const values = ['', 'Ромашка', 'Lilia', null, 'Тверь'];
+
+  /** A pseudo-random stream (the same every run) of observations over few days, sources and values: ties happen. */
+  function observations(seed: number, count: number): TraitObservation[] {
+    // mulberry32, a small well-mixed generator: an LCG's low bits repeat with short periods.
+    let state = seed;
+    const next = (n: number) => {
+      state = (state + 0x6d2b79f5) | 0;
+      let t = Math.imul(state ^ (state >>> 15), 1 | state);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * n);
+    };
+    return Array.from({ length: count }, (_, i) => {
+      const day = `2026-01-${String(1 + next(20)).padStart(2, '0')}T00:00:00.000Z`;
+      const traits = Object.fromEntries(['company', 'city', 'firstName'].filter(() => next(3) > 0).map((name) => [name, values[next(values.length)]]));
+      return seen(sources[next(sources.length)] ?? 'web', `R-${seed}-${i}`, day, traits, `2026-02-0${1 + next(9)}T00:00:00.000Z`);
+    });
+  }
+
+  it('equals the projection of all the records whenever it answers, and answers for most', () => {
+    let answered = 0;
+    for (let seed = 1; seed <= 1000; seed += 1) {
+      const all = observations(seed, 2 + (seed % 5));
+      const split = 1 + (seed % (all.length - 1));
+      const extended = extendProjection(projectTraits(all.slice(0, split), priority), all.slice(split), priority);
+      if (extended === null) continue;
+      answered += 1;
+      expect(extended).toEqual(projectTraits(all, priority));
+    }
+    expect(answered).toBeGreaterThan(700);
+  });
+
+  it('answers null for a tie the receipt times would break, and extends an empty projection like projectTraits', () => {
+    const at = '2026-01-01T00:00:00.000Z';
+    const current = projectTraits([seen('erp', 'C-1', at, { city: 'Тверь' }, '2026-01-02T00:00:00.000Z')], {});
+    expect(extendProjection(current, [seen('web', 'f-1', at, { city: 'Москва' }, '2026-01-03T00:00:00.000Z')], {})).toBeNull();
+    expect(extendProjection(current, [seen('web', 'f-1', '2026-01-05T00:00:00.000Z', { city: 'Москва' })], {})?.traits).toEqual({ city: 'Москва' });
+    const added = [seen('erp', 'C-1', at, { company: 'ERP Co' }), seen('web', 'f-1', '2026-06-01T00:00:00.000Z', { company: 'Web Co', city: 'Москва' })];
+    expect(extendProjection({ traits: {}, traitSources: {} }, added, priority)).toEqual(projectTraits(added, priority));
   });
 });
 

@@ -20,22 +20,22 @@ function isEmpty(value: unknown): boolean {
   return false;
 }
 
-/**
- * Chooses each trait's value among the records of one profile: the source ranked first in
- * `priority[trait]` wins; otherwise (and between equals) the most recent non-empty value.
- */
-export function projectTraits(observations: TraitObservation[], priority: Readonly<Record<string, readonly string[]>>): Projection {
-  type Pick = { value: unknown; rank: number; at: number; tie: number; origin: TraitSource };
+type Pick = { value: unknown; rank: number; at: number; tie: number; origin: TraitSource };
+
+function rankOf(priority: Readonly<Record<string, readonly string[]>>, trait: string, source: string): number {
+  const index = priority[trait]?.indexOf(source) ?? -1;
+  return index === -1 ? Number.MAX_SAFE_INTEGER : index;
+}
+
+/** Each trait's best non-empty value among the observations. */
+function bestPicks(observations: readonly TraitObservation[], priority: Readonly<Record<string, readonly string[]>>): Map<string, Pick> {
   const best = new Map<string, Pick>();
   for (const o of observations) {
     for (const [name, value] of Object.entries(o.traits)) {
       if (isEmpty(value)) continue;
-      const order = priority[name];
-      const index = order ? order.indexOf(o.source) : -1;
-      const rank = index === -1 ? Number.MAX_SAFE_INTEGER : index;
       const candidate: Pick = {
         value,
-        rank,
+        rank: rankOf(priority, name, o.source),
         // As instants: "13:00+03:00" is before "11:00Z", and "10:00:00Z" before "10:00:00.5Z".
         at: Date.parse(o.occurredAt),
         tie: Date.parse(o.receivedAt),
@@ -45,6 +45,10 @@ export function projectTraits(observations: TraitObservation[], priority: Readon
       if (!current || isBetter(candidate, current)) best.set(name, candidate);
     }
   }
+  return best;
+}
+
+function asProjection(best: ReadonlyMap<string, { value: unknown; origin: TraitSource }>): Projection {
   const traits: Record<string, unknown> = {};
   const traitSources: Record<string, TraitSource> = {};
   for (const [name, pick] of [...best.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
@@ -52,6 +56,41 @@ export function projectTraits(observations: TraitObservation[], priority: Readon
     traitSources[name] = pick.origin;
   }
   return { traits, traitSources };
+}
+
+/**
+ * Chooses each trait's value among the records of one profile: the source ranked first in
+ * `priority[trait]` wins; otherwise (and between equals) the most recent non-empty value.
+ */
+export function projectTraits(observations: TraitObservation[], priority: Readonly<Record<string, readonly string[]>>): Projection {
+  return asProjection(bestPicks(observations, priority));
+}
+
+/**
+ * The projection of a profile's records and new ones, from the projection of its records and the
+ * new ones alone: the best of a set and more is the better of the set's best and the new ones'.
+ * Null where that cannot be told: a new value as recent as the current one from a source ranked the
+ * same (a tie that the current value's receipt time, not in the projection, would break), or a
+ * value without its origin.
+ */
+export function extendProjection(current: Projection, added: TraitObservation[], priority: Readonly<Record<string, readonly string[]>>): Projection | null {
+  const best = new Map<string, { value: unknown; origin: TraitSource }>();
+  for (const [name, value] of Object.entries(current.traits)) {
+    const origin = current.traitSources[name];
+    if (!origin) return null;
+    best.set(name, { value, origin });
+  }
+  for (const [name, pick] of bestPicks(added, priority)) {
+    const held = best.get(name);
+    if (held) {
+      const rank = rankOf(priority, name, held.origin.source);
+      const at = Date.parse(held.origin.observedAt);
+      if (pick.rank === rank && pick.at === at) return null;
+      if (!isBetter(pick, { rank, at, tie: 0 })) continue;
+    }
+    best.set(name, pick);
+  }
+  return asProjection(best);
 }
 
 function isBetter(a: { rank: number; at: number; tie: number }, b: { rank: number; at: number; tie: number }): boolean {
