@@ -126,9 +126,12 @@ describe('extendProjection', () => {
   it('equals the projection of all the records whenever it answers, and answers for most', () => {
     let answered = 0;
     for (let seed = 1; seed <= 1000; seed += 1) {
-      const all = observations(seed, 2 + (seed % 5));
-      const split = 1 + (seed % (all.length - 1));
-      const extended = extendProjection(projectTraits(all.slice(0, split), priority), all.slice(split), priority);
+      // Parts: a profile's records, those of a profile merged into it (every other seed), new records.
+      const all = observations(seed, 3 + (seed % 6));
+      const first = 1 + (seed % 2);
+      const second = seed % 2 === 0 ? first + 1 + (seed % 3) : first;
+      const parts = [projectTraits(all.slice(0, first), priority), ...(second > first ? [projectTraits(all.slice(first, second), priority)] : [])];
+      const extended = extendProjection(parts, all.slice(second), priority);
       if (extended === null) continue;
       answered += 1;
       expect(extended).toEqual(projectTraits(all, priority));
@@ -139,10 +142,10 @@ describe('extendProjection', () => {
   it('answers null for a tie the receipt times would break, and extends an empty projection like projectTraits', () => {
     const at = '2026-01-01T00:00:00.000Z';
     const current = projectTraits([seen('erp', 'C-1', at, { city: 'Тверь' }, '2026-01-02T00:00:00.000Z')], {});
-    expect(extendProjection(current, [seen('web', 'f-1', at, { city: 'Москва' }, '2026-01-03T00:00:00.000Z')], {})).toBeNull();
-    expect(extendProjection(current, [seen('web', 'f-1', '2026-01-05T00:00:00.000Z', { city: 'Москва' })], {})?.traits).toEqual({ city: 'Москва' });
+    expect(extendProjection([current], [seen('web', 'f-1', at, { city: 'Москва' }, '2026-01-03T00:00:00.000Z')], {})).toBeNull();
+    expect(extendProjection([current], [seen('web', 'f-1', '2026-01-05T00:00:00.000Z', { city: 'Москва' })], {})?.traits).toEqual({ city: 'Москва' });
     const added = [seen('erp', 'C-1', at, { company: 'ERP Co' }), seen('web', 'f-1', '2026-06-01T00:00:00.000Z', { company: 'Web Co', city: 'Москва' })];
-    expect(extendProjection({ traits: {}, traitSources: {} }, added, priority)).toEqual(projectTraits(added, priority));
+    expect(extendProjection([], added, priority)).toEqual(projectTraits(added, priority));
   });
 });
 

@@ -67,29 +67,28 @@ export function projectTraits(observations: TraitObservation[], priority: Readon
 }
 
 /**
- * The projection of a profile's records and new ones, from the projection of its records and the
- * new ones alone: the best of a set and more is the better of the set's best and the new ones'.
- * Null where that cannot be told: a new value as recent as the current one from a source ranked the
- * same (a tie that the current value's receipt time, not in the projection, would break), or a
- * value without its origin.
+ * The projection of records already projected in parts (a profile's, and those of the profiles
+ * merged into it) and of new ones, from the parts' projections and the new records alone: the best
+ * of a union is the best of the parts' bests. Null where that cannot be told: two values as recent
+ * as each other from sources ranked the same (a tie that the values' receipt times, not in a
+ * projection, would break), or a value without its origin.
  */
-export function extendProjection(current: Projection, added: TraitObservation[], priority: Readonly<Record<string, readonly string[]>>): Projection | null {
-  const best = new Map<string, { value: unknown; origin: TraitSource }>();
-  for (const [name, value] of Object.entries(current.traits)) {
-    const origin = current.traitSources[name];
-    if (!origin) return null;
-    best.set(name, { value, origin });
-  }
-  for (const [name, pick] of bestPicks(added, priority)) {
+export function extendProjection(parts: readonly Projection[], added: TraitObservation[], priority: Readonly<Record<string, readonly string[]>>): Projection | null {
+  type Held = { value: unknown; origin: TraitSource; rank: number; at: number };
+  const best = new Map<string, Held>();
+  const offer = (name: string, candidate: Held): boolean => {
     const held = best.get(name);
-    if (held) {
-      const rank = rankOf(priority, name, held.origin.source);
-      const at = Date.parse(held.origin.observedAt);
-      if (pick.rank === rank && pick.at === at) return null;
-      if (!isBetter(pick, { rank, at, tie: 0 })) continue;
+    if (held && candidate.rank === held.rank && candidate.at === held.at) return false;
+    if (!held || isBetter({ ...candidate, tie: 0 }, { ...held, tie: 0 })) best.set(name, candidate);
+    return true;
+  };
+  for (const part of parts) {
+    for (const [name, value] of Object.entries(part.traits)) {
+      const origin = part.traitSources[name];
+      if (!origin || !offer(name, { value, origin, rank: rankOf(priority, name, origin.source), at: Date.parse(origin.observedAt) })) return null;
     }
-    best.set(name, pick);
   }
+  for (const [name, pick] of bestPicks(added, priority)) if (!offer(name, pick)) return null;
   return asProjection(best);
 }
 
