@@ -742,9 +742,9 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
     };
     const rows = records.flatMap((r) => r.blocks.filter(open).map((key) => ({ key, source: r.source, source_id: r.sourceId })));
     if (rows.length === 0) return;
-    // No ON CONFLICT: the records' previous keys were deleted (writeRecords), under the records' locks, and each
-    // record lists a key once, so nothing can conflict; the clause cost an index probe per row
-    // (INSERT 82 → 58 µs per record in scripts/profile-resolve.ts at 5,000 people).
+    // No ON CONFLICT: the records' previous keys were deleted (writeRecords), under the records'
+    // locks, and each record lists a key once, so nothing can conflict; the clause cost an index
+    // probe per row (INSERT 82 → 58 µs per record in scripts/profile-resolve.ts at 5,000 people).
     await tx.query(
       `INSERT INTO match_keys (key, source, source_id)
        SELECT key, source, source_id FROM jsonb_to_recordset($1::jsonb) AS x(key text, source text, source_id text) ORDER BY 1, 2, 3`,
