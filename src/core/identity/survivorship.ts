@@ -79,7 +79,7 @@ export function extendProjection(parts: readonly Projection[], added: TraitObser
   const offer = (name: string, candidate: Held): boolean => {
     const held = best.get(name);
     if (held && candidate.rank === held.rank && candidate.at === held.at) return false;
-    if (!held || isBetter({ ...candidate, tie: 0 }, { ...held, tie: 0 })) best.set(name, candidate);
+    if (!held || candidate.rank < held.rank || (candidate.rank === held.rank && candidate.at > held.at)) best.set(name, candidate);
     return true;
   };
   for (const part of parts) {
