@@ -51,7 +51,8 @@ function bestPicks(observations: readonly TraitObservation[], priority: Readonly
 function asProjection(best: ReadonlyMap<string, { value: unknown; origin: TraitSource }>): Projection {
   const traits: Record<string, unknown> = {};
   const traitSources: Record<string, TraitSource> = {};
-  for (const [name, pick] of [...best.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+  // In no particular order: PostgreSQL stores them as jsonb, which orders keys its own way.
+  for (const [name, pick] of best) {
     traits[name] = pick.value;
     traitSources[name] = pick.origin;
   }
