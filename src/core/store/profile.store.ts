@@ -415,9 +415,9 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
     await ensureLockRows(db, allKeys);
     const deferred: Prepared[] = [];
     const resolved = await db.transaction(async (tx) => {
-      const taken = await takeFreeLocks(tx, allKeys);
+      const missed = await takeFreeLocks(tx, allKeys);
       const ready: Prepared[] = [];
-      for (const r of prepared) ((lockKeys.get(r.key) ?? []).every((k) => taken.has(k)) ? ready : deferred).push(r);
+      for (const r of prepared) ((lockKeys.get(r.key) ?? []).some((k) => missed.has(k)) ? deferred : ready).push(r);
       return ready.length > 0 ? resolveLocked(tx, ready, openOf(ready), actor, run, deferred) : [];
     });
     if (deferred.length === 0) return resolved;
