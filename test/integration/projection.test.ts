@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { prng } from '../../bench/data.js';
 import { parseConfig } from '../../src/core/config/load-config.js';
 import { resolveOptions } from '../../src/core/identity/resolve-options.js';
 import { projectTraits } from '../../src/core/identity/survivorship.js';
@@ -14,14 +15,8 @@ const VALUES = ['', 'Ромашка', 'Лилия', 'Тверь', 'Kazan'];
 
 /** Records of 60 people over four sources, batch by batch: new records, re-sent versions, and records that join two people. */
 function batches(): ReceivedRecord[][] {
-  // mulberry32: the same stream every run.
-  let state = 7;
-  const next = (n: number) => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * n);
-  };
+  const random = prng(7);
+  const next = (n: number) => Math.floor(random() * n);
   const sent: ReceivedRecord[] = [];
   const result: ReceivedRecord[][] = [];
   for (let b = 0; b < 12; b += 1) {

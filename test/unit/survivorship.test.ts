@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { prng } from '../../bench/data.js';
 import { extendProjection, projectTraits, searchText, type TraitObservation } from '../../src/core/identity/survivorship.js';
 
 function seen(source: string, sourceId: string, occurredAt: string, traits: Record<string, unknown>, receivedAt = occurredAt): TraitObservation {
@@ -108,14 +109,8 @@ describe('extendProjection', () => {
 
   /** A pseudo-random stream (the same every run) of observations over few days, sources and values: ties happen. */
   function observations(seed: number, count: number): TraitObservation[] {
-    // mulberry32, a small well-mixed generator: an LCG's low bits repeat with short periods.
-    let state = seed;
-    const next = (n: number) => {
-      state = (state + 0x6d2b79f5) | 0;
-      let t = Math.imul(state ^ (state >>> 15), 1 | state);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * n);
-    };
+    const random = prng(seed);
+    const next = (n: number) => Math.floor(random() * n);
     return Array.from({ length: count }, (_, i) => {
       const day = `2026-01-${String(1 + next(20)).padStart(2, '0')}T00:00:00.000Z`;
       const traits = Object.fromEntries(['company', 'city', 'firstName'].filter(() => next(3) > 0).map((name) => [name, values[next(values.length)]]));
