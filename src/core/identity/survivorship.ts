@@ -79,8 +79,9 @@ export function extendProjection(parts: readonly Projection[], added: TraitObser
   const best = new Map<string, Held>();
   const offer = (name: string, candidate: Held): boolean => {
     const held = best.get(name);
-    if (held && candidate.rank === held.rank && candidate.at === held.at) return false;
-    if (!held || candidate.rank < held.rank || (candidate.rank === held.rank && candidate.at > held.at)) best.set(name, candidate);
+    const order = held ? precedence(candidate, held) : 1;
+    if (order === 0) return false;
+    if (order > 0) best.set(name, candidate);
     return true;
   };
   for (const part of parts) {
@@ -93,10 +94,14 @@ export function extendProjection(parts: readonly Projection[], added: TraitObser
   return asProjection(best);
 }
 
+/** Above zero when a comes before b by rank, then by time; zero when both are equal. */
+function precedence(a: { rank: number; at: number }, b: { rank: number; at: number }): number {
+  return a.rank !== b.rank ? b.rank - a.rank : a.at - b.at;
+}
+
 function isBetter(a: { rank: number; at: number; tie: number }, b: { rank: number; at: number; tie: number }): boolean {
-  if (a.rank !== b.rank) return a.rank < b.rank;
-  if (a.at !== b.at) return a.at > b.at;
-  return a.tie > b.tie;
+  const order = precedence(a, b);
+  return order !== 0 ? order > 0 : a.tie > b.tie;
 }
 
 /** Lowercased names and company, the text that `?q=` searches. */
