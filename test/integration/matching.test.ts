@@ -115,6 +115,20 @@ describe.each(STORES)('identity matching on %s', (store) => {
     expect(history[0]).toMatchObject({ type: 'merge', actor: 'HUB_API_KEY', detail: { survivorId: older, mergedId: newer } });
   });
 
+  it('marks an open review pair outdated when a later record merges its two profiles', async () => {
+    const rec = (source: string, email: string) => ({ source, sourceId: 'o1', kind: 'contact', identifiers: { emails: [email] }, traits: { firstName: 'Пётр', lastName: 'Соколов', city: 'Тверь', jobTitle: 'инженер' } });
+    await ingest([rec('crm', 'sokolov@one.ru')]);
+    await ingest([rec('erp', 'petr.sokolov@two.ru')]);
+    const [older, newer] = [await profileOf('crm', 'o1'), await profileOf('erp', 'o1')];
+    const pair = pairOf(await openPairs(), older, newer);
+    expect(pair).toBeDefined();
+    await ingest([{ source: 'mail', sourceId: 'o1', kind: 'contact', identifiers: { emails: ['sokolov@one.ru', 'petr.sokolov@two.ru'] } }]);
+    expect(await profileOf('erp', 'o1')).toBe(older);
+    expect(pairOf(await openPairs(), older, newer)).toBeUndefined();
+    const outdated = (await hub.request('GET', '/v1/duplicates?status=outdated&limit=1000')).json().data as Pair[];
+    expect(outdated.find((p) => p.id === pair?.id)).toMatchObject({ status: 'outdated' });
+  });
+
   it('splits records off into a new profile and keeps them apart when a later record links both sides', async () => {
     await ingest([
       { source: 'shop', sourceId: 's1', kind: 'contact', identifiers: { phones: ['+7 912 555-00-01'] }, traits: { firstName: 'Дмитрий', lastName: 'Орлов' } },
