@@ -286,3 +286,33 @@ describe('outbound events with two worker processes on postgres', () => {
     expect(first).toHaveLength(people.length);
   });
 });
+
+describe.each(STORES)('the outbox with nobody listening on %s', (store) => {
+  let hub: TestHub;
+  beforeAll(async () => {
+    hub = await startTestHub({ store, config: { events: EVENTS } });
+  });
+  afterAll(async () => hub?.close());
+
+  const outbox = async () => (await hub.testDb.db.query<{ type: string; n: number }>('SELECT type, count(*)::int AS n FROM events GROUP BY type ORDER BY type')).rows;
+
+  it('takes the events off the outbox though no subscription or alert rule wants them, and then those a subscription does not want', async () => {
+    const records = Array.from({ length: 30 }, (_, i) => ({ source: 'shop', sourceId: `q${i}`, kind: i % 3 === 0 ? 'interaction' : 'contact', identifiers: { emails: [`q${i % 10}@example.ru`] }, interaction: i % 3 === 0 ? { channel: 'order', amount: 10 } : undefined }));
+    const res = await hub.request('POST', '/v1/records', { body: { records: records.slice(0, 15) } });
+    expect(res.statusCode, res.body).toBe(202);
+    await hub.drained();
+    await waitFor(async () => (await outbox()).length === 0);
+
+    const sub = await hub.request('POST', '/v1/subscriptions', { body: { url: 'https://example.com/merges', events: ['profile.merged'] } });
+    expect(sub.statusCode, sub.body).toBe(201);
+    const bridge = { source: 'shop', sourceId: 'bridge', kind: 'contact', identifiers: { emails: ['q1@example.ru', 'q2@example.ru'] } };
+    const more = await hub.request('POST', '/v1/records', { body: { records: [...records.slice(15), bridge] } });
+    expect(more.statusCode, more.body).toBe(202);
+    await hub.drained();
+    await waitFor(async () => (await outbox()).length === 0);
+    const made = await hub.request('GET', `/v1/subscriptions/${sub.json().id}/deliveries`);
+    const types = (made.json().data as { eventType: string }[]).map((d) => d.eventType);
+    expect(types.length).toBeGreaterThan(0);
+    expect(new Set(types)).toEqual(new Set(['profile.merged']));
+  });
+});

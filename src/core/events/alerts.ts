@@ -57,10 +57,13 @@ export function evaluateInteraction(rule: AlertRuleConfig, event: InteractionEve
 }
 
 /** The event-driven alerts for a batch of outbox events (only interaction.created counts). */
+/** The one event type alert rules look at. */
+export const ALERTED_EVENT = 'interaction.created';
+
 export function alertsForEvents(rules: readonly AlertRuleConfig[], events: readonly { type: string; profileId: string | null; data: Record<string, unknown> }[]): AlertCandidate[] {
   const found: AlertCandidate[] = [];
   for (const event of events) {
-    if (event.type !== 'interaction.created') continue;
+    if (event.type !== ALERTED_EVENT) continue;
     for (const rule of rules) {
       const alert = evaluateInteraction(rule, event);
       if (alert) found.push(alert);

@@ -1,6 +1,6 @@
 import type { AlertRuleConfig } from '../config/config.schema.js';
 import type { Db } from '../store/db.js';
-import { alertsForEvents, fireAlerts } from './alerts.js';
+import { ALERTED_EVENT, alertsForEvents, fireAlerts } from './alerts.js';
 import { matchesEvent, payloadOf, type OutboxEvent } from './signing.js';
 import { activeSubscriptions } from './subscription.store.js';
 import type { Lane } from './delivery.js';
@@ -21,9 +21,11 @@ export type RelayResult = { read: number; relayed: number; deliveries: number; a
  */
 export async function relayOnce(db: Db, options: { batch: number; alerts: readonly AlertRuleConfig[] }): Promise<RelayResult> {
   return db.transaction(async (tx) => {
+    // Without their data: most events are wanted by no subscription and no alert rule, and reading
+    // what every one says was most of a relay's work. Only the wanted ones are read in full, below.
     const rows = (
-      await tx.query<{ id: string; type: string; profile_id: string | null; data: Record<string, unknown>; created_at: Date }>(
-        `SELECT id::text AS id, type, profile_id, data, created_at FROM events ORDER BY events.id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+      await tx.query<{ id: string; type: string; profile_id: string | null }>(
+        `SELECT id::text AS id, type, profile_id FROM events ORDER BY events.id LIMIT $1 FOR UPDATE SKIP LOCKED`,
         [options.batch],
       )
     ).rows;
@@ -41,12 +43,21 @@ export async function relayOnce(db: Db, options: { batch: number; alerts: readon
             )
           ).rows.map((r) => r.profile_id),
     );
-    const events: OutboxEvent[] = rows
-      .filter((r) => r.profile_id === null || !held.has(r.profile_id))
-      .map((r) => ({ id: r.id, type: r.type, profileId: r.profile_id, data: r.data, createdAt: r.created_at.toISOString() }));
-    if (events.length === 0) return { read: rows.length, relayed: 0, deliveries: 0, alerts: 0, lanes: [] };
+    const movable = rows.filter((r) => r.profile_id === null || !held.has(r.profile_id));
+    if (movable.length === 0) return { read: rows.length, relayed: 0, deliveries: 0, alerts: 0, lanes: [] };
 
     const subscriptions = await activeSubscriptions(tx);
+    const wanted = movable.filter((r) => subscriptions.some((s) => matchesEvent(s.events, r.type)) || (options.alerts.length > 0 && r.type === ALERTED_EVENT));
+    const events: OutboxEvent[] =
+      wanted.length === 0
+        ? []
+        : (
+            await tx.query<{ id: string; type: string; profile_id: string | null; data: Record<string, unknown>; created_at: Date }>(
+              `SELECT id::text AS id, type, profile_id, data, created_at FROM events WHERE id = ANY($1::bigint[]) ORDER BY id`,
+              [wanted.map((r) => r.id)],
+            )
+          ).rows.map((r) => ({ id: r.id, type: r.type, profileId: r.profile_id, data: r.data, createdAt: r.created_at.toISOString() }));
+
     const deliveries = events.flatMap((e) =>
       subscriptions
         .filter((s) => matchesEvent(s.events, e.type))
@@ -63,10 +74,10 @@ export async function relayOnce(db: Db, options: { batch: number; alerts: readon
       );
     }
     const alerts = options.alerts.length > 0 ? await fireAlerts(tx, alertsForEvents(options.alerts, events)) : 0;
-    await tx.query(`DELETE FROM events WHERE id = ANY($1::bigint[])`, [events.map((e) => e.id)]);
+    await tx.query(`DELETE FROM events WHERE id = ANY($1::bigint[])`, [movable.map((e) => e.id)]);
 
     const lanes = new Map<string, Lane>();
     for (const d of deliveries) lanes.set(`${d.subscription_id}\u0000${d.profile_id ?? ''}`, { subscriptionId: d.subscription_id, profileId: d.profile_id });
-    return { read: rows.length, relayed: events.length, deliveries: deliveries.length, alerts, lanes: [...lanes.values()] };
+    return { read: rows.length, relayed: movable.length, deliveries: deliveries.length, alerts, lanes: [...lanes.values()] };
   });
 }
