@@ -56,10 +56,10 @@ export function evaluateInteraction(rule: AlertRuleConfig, event: InteractionEve
   return null;
 }
 
-/** The event-driven alerts for a batch of outbox events (only interaction.created counts). */
 /** The one event type alert rules look at. */
 export const ALERTED_EVENT = 'interaction.created';
 
+/** The event-driven alerts for a batch of outbox events (only interaction.created counts). */
 export function alertsForEvents(rules: readonly AlertRuleConfig[], events: readonly { type: string; profileId: string | null; data: Record<string, unknown> }[]): AlertCandidate[] {
   const found: AlertCandidate[] = [];
   for (const event of events) {
