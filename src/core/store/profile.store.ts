@@ -826,8 +826,8 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
    * Recomputes the trait projection of profiles whose records changed (from their records, unless
    * `known` has it); returns their traits before and after. A profile whose known projection equals
    * `current` (its stored one, read under its lock) keeps its traits and only has updated_at moved
-   * (the reports find changed profiles by it): many of a batch's profiles only gain an interaction,
-   * which has no traits (a quarter of the profiles updated in the benchmark's ingest).
+   * (the reports find changed profiles by it): a batch leaves many projections as they were (a
+   * quarter of the profiles updated in the benchmark's ingest; an interaction carries no traits).
    */
   async function refreshProfiles(
     tx: Sql,
