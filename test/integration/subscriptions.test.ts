@@ -132,6 +132,8 @@ describe.each(STORES)('outbound events on %s', (store) => {
     expect(subscriber.delivered(alerts.secret, '/alerts').map((e) => e.type)).toEqual(['alert.big-order']);
     expect(() => subscriber.delivered(all.secret, '/created')).toThrow();
 
+    // The subscriber has every request before the worker records their answers: wait for the rows.
+    await waitFor(async () => (await deliveries(all.id)).filter((d) => d.status !== 'pending').length === 9);
     const log = await deliveries(all.id);
     expect(log).toHaveLength(9);
     for (const d of log) expect(d).toMatchObject({ status: 'delivered', attempts: 1, lastResponse: { status: 200, body: 'ok' }, error: null });
