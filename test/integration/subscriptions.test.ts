@@ -296,14 +296,14 @@ describe.each(STORES)('the outbox with nobody listening on %s', (store) => {
   });
   afterAll(async () => hub?.close());
 
-  const outbox = async () => (await hub.testDb.db.query<{ type: string; n: number }>('SELECT type, count(*)::int AS n FROM events GROUP BY type ORDER BY type')).rows;
+  const outboxEmpty = async () => (await hub.testDb.db.query<{ n: number }>('SELECT count(*)::int AS n FROM events')).rows[0]?.n === 0;
 
   it('takes the events off the outbox though no subscription or alert rule wants them, and then those a subscription does not want', async () => {
     const records = Array.from({ length: 30 }, (_, i) => ({ source: 'shop', sourceId: `q${i}`, kind: i % 3 === 0 ? 'interaction' : 'contact', identifiers: { emails: [`q${i % 10}@example.ru`] }, interaction: i % 3 === 0 ? { channel: 'order', amount: 10 } : undefined }));
     const res = await hub.request('POST', '/v1/records', { body: { records: records.slice(0, 15) } });
     expect(res.statusCode, res.body).toBe(202);
     await hub.drained();
-    await waitFor(async () => (await outbox()).length === 0);
+    await waitFor(outboxEmpty);
 
     const sub = await hub.request('POST', '/v1/subscriptions', { body: { url: 'https://example.com/merges', events: ['profile.merged'] } });
     expect(sub.statusCode, sub.body).toBe(201);
@@ -311,7 +311,7 @@ describe.each(STORES)('the outbox with nobody listening on %s', (store) => {
     const more = await hub.request('POST', '/v1/records', { body: { records: [...records.slice(15), bridge] } });
     expect(more.statusCode, more.body).toBe(202);
     await hub.drained();
-    await waitFor(async () => (await outbox()).length === 0);
+    await waitFor(outboxEmpty);
     const made = await hub.request('GET', `/v1/subscriptions/${sub.json().id}/deliveries`);
     const types = (made.json().data as { eventType: string }[]).map((d) => d.eventType);
     expect(types.length).toBeGreaterThan(0);
