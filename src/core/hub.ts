@@ -89,7 +89,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   }
   const { ingest, connectors, connectorWorkers, worker, events, app, operations } = parts;
   // The report rollups follow the store in the background, so that a report request has little to fold.
-  const reportFolds = every(config.reports.foldEveryMs, () => reports.fold(), (err) => log.warn({ err }, 'report fold failed; will try again'));
+  const reportFolds = every(config.reports.foldEveryMs, () => reports.fold({ settleMs: config.reports.foldSettleMs }), (err) => log.warn({ err }, 'report fold failed; will try again'));
 
   async function wire() {
     const ingest = createIngestQueue(apiRedis, { prefix: options.prefix, ...config.pipeline }, metrics);

@@ -231,6 +231,20 @@ describe.each(STORES)('report rollups on %s', (kind) => {
     await expectReportsMatchRecords(db, other, 'after concurrent folds');
   });
 
+  it('a scheduled fold leaves the profiles changed within its settle time to a later fold', async () => {
+    await reports.fold();
+    const recordsFolded = async () => Number((await db.query<{ n: string }>('SELECT COALESCE(sum(records), 0) AS n FROM report_profile_sources')).rows[0]?.n);
+    const before = await recordsFolded();
+    await ingest(db, true, input(13).slice(0, 20).map((r) => ({ ...r, sourceId: `settle-${r.sourceId}` })));
+    // Just written: not settled for a minute yet.
+    expect((await reports.fold({ settleMs: 60_000 })).profiles).toBe(0);
+    expect(await recordsFolded()).toBe(before);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect((await reports.fold({ settleMs: 10 })).profiles).toBeGreaterThan(0);
+    expect(await recordsFolded()).toBe(before + 20);
+    await expectReportsMatchRecords(db, reports, 'after settled folds');
+  });
+
   it.runIf(kind === 'postgres')('fold in a write that began before a fold and committed after it', async () => {
     await ingest(db, true, input(3).slice(0, 5).map((r) => ({ ...r, sourceId: `late-${r.sourceId}` })));
     await reports.fold();

@@ -78,7 +78,7 @@ describe('parseConfig', () => {
       connectors: [],
       erasure: { onReturn: 'hold' },
       rateLimit: { publicMax: 60, webhookMax: 1200, windowMs: 60000 },
-      reports: { foldEveryMs: 10000 },
+      reports: { foldEveryMs: 10000, foldSettleMs: 10000 },
       metrics: { requireKey: false },
       events: { relayEveryMs: 500, relayBatch: 500, sweepEveryMs: 15000, concurrency: 8, attempts: 12, backoffMs: 30000, timeoutMs: 10000, disableAfterMs: 259200000, alertCheckEveryMs: 60000, keepDeliveriesDays: 30, allowPrivateUrls: false },
       alerts: [],

@@ -263,6 +263,12 @@ export const HubConfigSchema = Type.Object(
           default: 10000,
           description: 'how often each hub process folds the changed profiles into the report rollups; a report request also folds first, so this only keeps that fold small',
         }),
+        foldSettleMs: Type.Integer({
+          minimum: 0,
+          default: 10000,
+          description:
+            'the scheduled folds leave the profiles changed in the last foldSettleMs to a later fold, so that a profile written to again and again (a bulk import) is folded once, when it settles; a report request folds everything',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),
