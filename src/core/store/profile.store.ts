@@ -565,7 +565,9 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
     if (fresh.length > 0) await writeRecords(tx, fresh, existingByKey, results, plan.linkOf, keyCounts, run);
     const left = run === null ? [] : await retireEmptied(tx, fresh, existingByKey, plan.profileOf, actor);
     const known = run === null ? extendedProjections(fresh, existingByKey, plan, current) : undefined;
-    const refreshed = await refreshProfiles(tx, [...new Set([...results.filter((r) => !r.stale).map((r) => r.profileId), ...left])], known, current);
+    // A profile this batch created is stored empty.
+    const stored = new Map([...current, ...newProfiles.map((id): [string, Projection] => [id, { traits: {}, traitSources: {} }])]);
+    const refreshed = await refreshProfiles(tx, [...new Set([...results.filter((r) => !r.stale).map((r) => r.profileId), ...left])], known, stored);
     // A re-resolution announces nothing: it re-derives what subscribers were already told.
     if (run !== null) return results;
     const createdSet = new Set(newProfiles);
@@ -824,18 +826,25 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
 
   /**
    * Recomputes the trait projection of profiles whose records changed (from their records, unless
-   * `known` has it); returns their traits before and after. A profile whose known projection equals
-   * `current` (its stored one, read under its lock) keeps its traits and only has updated_at moved
-   * (the reports find changed profiles by it): a batch leaves many projections as they were (a
-   * quarter of the profiles updated in the benchmark's ingest; an interaction carries no traits).
+   * `known` has it); returns their traits before and after. `stored` has the projections as stored
+   * (read under the profiles' locks); the profiles it lacks are read here. A profile whose
+   * projection equals its stored one keeps its traits and only has updated_at moved (the reports
+   * find changed profiles by it): a batch leaves many projections as they were (a quarter of the
+   * profiles updated in the benchmark's ingest; an interaction carries no traits).
    */
   async function refreshProfiles(
     tx: Sql,
     profileIds: string[],
     known: ReadonlyMap<string, Projection> = new Map(),
-    current: ReadonlyMap<string, Projection> = new Map(),
+    stored: ReadonlyMap<string, Projection> = new Map(),
   ): Promise<{ id: string; before: Record<string, unknown>; after: Record<string, unknown> }[]> {
     if (profileIds.length === 0) return [];
+    const before = new Map(stored);
+    const unread = profileIds.filter((id) => !before.has(id));
+    if (unread.length > 0) {
+      const rows = (await tx.query<Omit<Locked, 'merged_into'>>(`SELECT id::text, traits, trait_sources FROM profiles WHERE id = ANY($1::uuid[])`, [unread])).rows;
+      for (const r of rows) before.set(r.id, { traits: r.traits, traitSources: r.trait_sources });
+    }
     const unknown = profileIds.filter((id) => !known.has(id));
     type Observed = { profile_id: string; source: string; source_id: string; traits: Record<string, unknown>; occurred_at: Date; received_at: Date };
     const rows =
@@ -861,36 +870,25 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
       );
     }
     const kept: string[] = [];
-    const updates = profileIds.flatMap((id) => {
+    const updates: { id: string; traits: Record<string, unknown>; trait_sources: Record<string, TraitSource>; search_text: string }[] = [];
+    const refreshed = profileIds.flatMap((id) => {
       const projection = projections.get(id);
       if (!projection) return [];
-      const stored = current.get(id);
-      if (stored && isDeepStrictEqual(stored, projection)) {
-        kept.push(id);
-        return [];
-      }
-      return [{ id, traits: projection.traits, trait_sources: projection.traitSources, search_text: searchText(projection.traits) }];
+      const was = before.get(id);
+      if (was && isDeepStrictEqual(was, projection)) kept.push(id);
+      else updates.push({ id, traits: projection.traits, trait_sources: projection.traitSources, search_text: searchText(projection.traits) });
+      return [{ id, before: was?.traits ?? {}, after: projection.traits }];
     });
     if (kept.length > 0) await tx.query(`UPDATE profiles SET updated_at = now() WHERE id = ANY($1::uuid[])`, [kept.sort()]);
-    // `old` is the row as it was before this statement: the events carry what changed.
-    const changed =
-      updates.length === 0
-        ? []
-        : (
-            await tx.query<{ id: string; before: Record<string, unknown>; after: Record<string, unknown> }>(
-              `UPDATE profiles SET traits = u.traits, trait_sources = u.trait_sources, search_text = u.search_text, updated_at = now()
-                 FROM jsonb_to_recordset($1::jsonb) AS u(id uuid, traits jsonb, trait_sources jsonb, search_text text), profiles old
-                WHERE profiles.id = u.id AND old.id = u.id
-                RETURNING profiles.id, old.traits AS before, profiles.traits AS after`,
-              [JSON.stringify(updates.sort((a, b) => (a.id < b.id ? -1 : 1)))],
-            )
-          ).rows;
-    const byId = new Map(changed.map((row) => [row.id, row]));
-    for (const id of kept) {
-      const traits = current.get(id)?.traits ?? {};
-      byId.set(id, { id, before: traits, after: traits });
+    if (updates.length > 0) {
+      await tx.query(
+        `UPDATE profiles SET traits = u.traits, trait_sources = u.trait_sources, search_text = u.search_text, updated_at = now()
+           FROM jsonb_to_recordset($1::jsonb) AS u(id uuid, traits jsonb, trait_sources jsonb, search_text text)
+          WHERE profiles.id = u.id`,
+        [JSON.stringify(updates.sort((a, b) => (a.id < b.id ? -1 : 1)))],
+      );
     }
-    return profileIds.flatMap((id) => byId.get(id) ?? []);
+    return refreshed;
   }
 
   async function getRecord(source: string, sourceId: string): Promise<StoredRecord | null> {
