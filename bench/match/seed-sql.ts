@@ -39,6 +39,10 @@ const FILLED_MIGRATIONS = new Set([
   '011_alert_cursors.sql',
   // Drops indexes and a constraint: nothing to fill.
   '012_lean_ingest.sql',
+  // Drops constraints: nothing to fill.
+  '013_unchecked_record_links.sql',
+  // Lock rows are created as resolves need them.
+  '014_unlogged_identity_locks.sql',
 ]);
 
 type Seeded = { record: HubRecord; profileId: string; at: string };
