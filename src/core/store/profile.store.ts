@@ -565,9 +565,7 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
     if (fresh.length > 0) await writeRecords(tx, fresh, existingByKey, results, plan.linkOf, keyCounts, run);
     const left = run === null ? [] : await retireEmptied(tx, fresh, existingByKey, plan.profileOf, actor);
     const known = run === null ? extendedProjections(fresh, existingByKey, plan, current) : undefined;
-    // A profile this batch created is stored empty.
-    const stored = new Map([...current, ...newProfiles.map((id): [string, Projection] => [id, { traits: {}, traitSources: {} }])]);
-    const refreshed = await refreshProfiles(tx, [...new Set([...results.filter((r) => !r.stale).map((r) => r.profileId), ...left])], known, stored);
+    const refreshed = await refreshProfiles(tx, [...new Set([...results.filter((r) => !r.stale).map((r) => r.profileId), ...left])], known, current, new Set(newProfiles));
     // A re-resolution announces nothing: it re-derives what subscribers were already told.
     if (run !== null) return results;
     const createdSet = new Set(newProfiles);
@@ -827,7 +825,8 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
   /**
    * Recomputes the trait projection of profiles whose records changed (from their records, unless
    * `known` has it); returns their traits before and after. `stored` has the projections as stored
-   * (read under the profiles' locks); the profiles it lacks are read here. A profile whose
+   * (read under the profiles' locks), `inserted` the profiles this transaction inserted (stored
+   * empty, their updated_at already now); the other profiles' are read here. A profile whose
    * projection equals its stored one keeps its traits and only has updated_at moved (the reports
    * find changed profiles by it): a batch leaves many projections as they were (a quarter of the
    * profiles updated in the benchmark's ingest; an interaction carries no traits).
@@ -837,9 +836,11 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
     profileIds: string[],
     known: ReadonlyMap<string, Projection> = new Map(),
     stored: ReadonlyMap<string, Projection> = new Map(),
+    inserted: ReadonlySet<string> = new Set(),
   ): Promise<{ id: string; before: Record<string, unknown>; after: Record<string, unknown> }[]> {
     if (profileIds.length === 0) return [];
     const before = new Map(stored);
+    for (const id of inserted) before.set(id, { traits: {}, traitSources: {} });
     const unread = profileIds.filter((id) => !before.has(id));
     if (unread.length > 0) {
       const rows = (await tx.query<Omit<Locked, 'merged_into'>>(`SELECT id::text, traits, trait_sources FROM profiles WHERE id = ANY($1::uuid[])`, [unread])).rows;
@@ -875,8 +876,9 @@ export function createProfileStore(db: Db, options: ResolveOptions) {
       const projection = projections.get(id);
       if (!projection) return [];
       const was = before.get(id);
-      if (was && isDeepStrictEqual(was, projection)) kept.push(id);
-      else updates.push({ id, traits: projection.traits, trait_sources: projection.traitSources, search_text: searchText(projection.traits) });
+      if (was && isDeepStrictEqual(was, projection)) {
+        if (!inserted.has(id)) kept.push(id);
+      } else updates.push({ id, traits: projection.traits, trait_sources: projection.traitSources, search_text: searchText(projection.traits) });
       return [{ id, before: was?.traits ?? {}, after: projection.traits }];
     });
     if (kept.length > 0) await tx.query(`UPDATE profiles SET updated_at = now() WHERE id = ANY($1::uuid[])`, [kept.sort()]);
