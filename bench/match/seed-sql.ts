@@ -43,6 +43,8 @@ const FILLED_MIGRATIONS = new Set([
   '013_unchecked_record_links.sql',
   // Lock rows are created as resolves need them.
   '014_unlogged_identity_locks.sql',
+  // Changes the key columns' collation: nothing to fill.
+  '015_byte_order_keys.sql',
 ]);
 
 type Seeded = { record: HubRecord; profileId: string; at: string };
